@@ -1,0 +1,256 @@
+"""Customers, their subscriptions, and the history of designated support contact changes."""
+
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from partnercenter.models import Partner
+from relationships.models import CustomerRelationship, RelationshipState
+
+
+def _choices_check(field: str, choices: type[models.TextChoices], name: str):
+    return models.CheckConstraint(
+        condition=models.Q(**{f"{field}__in": [c.value for c in choices]}), name=name
+    )
+
+
+def _customers_working_with(partner_id):
+    """Ids of the customers with which the partner has an active relationship (a subquery)."""
+    return CustomerRelationship.objects.filter(
+        partner_id=partner_id, state=RelationshipState.ACTIVE
+    ).values("customer_id")
+
+
+class CustomerQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """The customers the user's partner has an active relationship with; for a customer
+        admin, their own customer."""
+        if getattr(user, "partner_id", None):
+            return self.filter(pk__in=_customers_working_with(user.partner_id))
+        if getattr(user, "customer_id", None):
+            return self.filter(pk=user.customer_id)
+        return self.none()
+
+
+class SubscriptionQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """A provider's subscriptions billed through it for customers it works with; a
+        reseller's subscriptions on which it is the designated contact; a customer admin's own."""
+        partner = getattr(user, "partner", None)
+        if partner is not None:
+            if partner.is_provider:
+                return self.filter(
+                    provider_id=partner.pk, customer_id__in=_customers_working_with(partner.pk)
+                )
+            return self.filter(support_contact_id=partner.pk)
+        if getattr(user, "customer_id", None):
+            return self.filter(customer_id=user.customer_id)
+        return self.none()
+
+
+class SubscriptionStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    SUSPENDED = "suspended", _("Suspended")
+    PENDING = "pending", _("Pending")
+    EXPIRED = "expired", _("Expired")
+    DISABLED = "disabled", _("Disabled")
+    DELETED = "deleted", _("Deleted")
+
+class BillingCycle(models.TextChoices):
+    MONTHLY = "monthly", _("Monthly")
+    ANNUAL = "annual", _("Annual")
+
+class Term(models.TextChoices):
+    ONE_MONTH = "P1M", _("1 month")
+    ONE_YEAR = "P1Y", _("1 year")
+    THREE_YEARS = "P3Y", _("3 years")
+
+class CommerceType(models.TextChoices):
+    LEGACY = "legacy", _("Legacy")
+    NEW_COMMERCE = "new_commerce", _("New commerce")
+
+
+class Customer(models.Model):
+    """A company that buys subscriptions through the channel."""
+
+    tenant_id = models.UUIDField(_("tenant id"), unique=True, default=uuid.uuid4)
+    domain = models.CharField(_("primary domain"), max_length=253, unique=True)
+    name = models.CharField(_("company name"), max_length=200, db_index=True)
+
+    objects = CustomerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+
+    def __str__(self):
+        return self.name
+
+
+class Subscription(models.Model):
+    """A customer's subscription to an offer, billed through one indirect provider."""
+
+    Status = SubscriptionStatus
+    BillingCycle = BillingCycle
+    Term = Term
+    CommerceType = CommerceType
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="subscriptions"
+    )
+    offer_name = models.CharField(_("offer"), max_length=200)
+    nickname = models.CharField(_("nickname"), max_length=200, blank=True)
+    quantity = models.PositiveIntegerField(_("quantity"), default=1)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.ACTIVE
+    )
+    billing_cycle = models.CharField(
+        _("billing cycle"), max_length=16, choices=BillingCycle.choices
+    )
+    term = models.CharField(_("term"), max_length=3, choices=Term.choices)
+    auto_renew = models.BooleanField(_("auto-renew"), default=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    commerce_type = models.CharField(
+        _("commerce type"), max_length=16, choices=CommerceType.choices
+    )
+    provider = models.ForeignKey(
+        Partner,
+        verbose_name=_("indirect provider"),
+        on_delete=models.PROTECT,
+        related_name="billed_subscriptions",
+        limit_choices_to={"kind": Partner.Kind.INDIRECT_PROVIDER},
+    )
+    reseller_of_record = models.ForeignKey(
+        Partner,
+        verbose_name=_("reseller of record"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="resold_subscriptions",
+        limit_choices_to={"kind": Partner.Kind.INDIRECT_RESELLER},
+    )
+    support_contact = models.ForeignKey(
+        Partner,
+        verbose_name=_("designated support contact"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="supported_subscriptions",
+    )
+    # Bumped on every change of the support contact, so a form loaded earlier cannot
+    # silently overwrite a change made since.
+    version = models.PositiveIntegerField(_("version"), default=1)
+
+    objects = SubscriptionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["customer__name", "offer_name", "pk"]
+        verbose_name = _("subscription")
+        verbose_name_plural = _("subscriptions")
+        constraints = [
+            _choices_check("status", SubscriptionStatus, "subscription_status_valid"),
+            _choices_check("billing_cycle", BillingCycle, "subscription_billing_cycle_valid"),
+            _choices_check("term", Term, "subscription_term_valid"),
+            _choices_check("commerce_type", CommerceType, "subscription_commerce_type_valid"),
+            models.CheckConstraint(
+                condition=models.Q(version__gte=1), name="subscription_version_positive"
+            ),
+        ]
+
+    def __str__(self):
+        return self.nickname or self.offer_name
+
+    def save(self, *args, **kwargs):
+        if self._state.adding and self.support_contact_id is None:
+            self.support_contact_id = self.provider_id
+        super().save(*args, **kwargs)
+
+    def clean(self):
+        if self.provider_id and not self.provider.is_provider:
+            raise ValidationError({"provider": _("The provider must be an indirect provider.")})
+        if self.reseller_of_record_id and self.reseller_of_record.is_provider:
+            raise ValidationError(
+                {"reseller_of_record": _("The reseller of record must be an indirect reseller.")}
+            )
+
+    @property
+    def supports_designated_contact(self) -> bool:
+        return self.commerce_type == self.CommerceType.LEGACY
+
+    @property
+    def effective_support_contact(self) -> Partner:
+        """The partner whose support profile the customer sees: the provider unless set."""
+        return self.support_contact or self.provider
+
+
+class ChangeThrough(models.TextChoices):
+    FORM = "form", _("Form")
+    BULK = "bulk", _("Bulk")
+    API = "api", _("API")
+    RELATIONSHIP_REMOVAL = "relationship_removal", _("Relationship removal")
+
+
+class SupportContactChangeQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise PermissionError("Support contact history cannot be edited.")
+
+    def delete(self):
+        raise PermissionError("Support contact history cannot be deleted.")
+
+
+class SupportContactChange(models.Model):
+    """One change of a subscription's designated support contact. Never edited, never deleted."""
+
+    Through = ChangeThrough
+
+    subscription = models.ForeignKey(
+        Subscription,
+        verbose_name=_("subscription"),
+        on_delete=models.PROTECT,
+        related_name="support_contact_changes",
+    )
+    from_contact = models.ForeignKey(
+        Partner,
+        verbose_name=_("from"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    to_contact = models.ForeignKey(
+        Partner, verbose_name=_("to"), on_delete=models.PROTECT, related_name="+"
+    )
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("changed by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    changed_at = models.DateTimeField(_("changed at"), default=timezone.now, db_index=True)
+    through = models.CharField(_("through"), max_length=32, choices=Through.choices)
+
+    objects = SupportContactChangeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-changed_at", "-pk"]
+        verbose_name = _("support contact change")
+        verbose_name_plural = _("support contact changes")
+        constraints = [_choices_check("through", ChangeThrough, "support_contact_change_through_valid")]
+
+    def __str__(self):
+        return f"{self.subscription}: {self.from_contact} → {self.to_contact}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise PermissionError("Support contact history cannot be edited.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("Support contact history cannot be deleted.")

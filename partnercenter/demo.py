@@ -1,0 +1,330 @@
+"""The demo world of DOMAIN.md, and bulk customers for trying the product at scale."""
+
+import random
+from datetime import timedelta
+import uuid
+from dataclasses import dataclass, field
+
+from django.contrib.auth.hashers import make_password
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from customers.models import Customer, Subscription
+from partnercenter.models import Partner, RoleAssignment, User
+from partnercenter.roles import Role
+from relationships.models import CustomerRelationship, RelationshipState, ResellerPartnership
+
+DEMO_PASSWORD = "partnercenter-demo"  # Demo data only; printed by the command.
+
+# Stable ids, so the demo world is the same on every machine.
+_NAMESPACE = uuid.UUID("6d1c3f0e-2b0a-4f0e-9c55-7a1d3b7e5a10")
+
+
+def _tenant(name: str) -> uuid.UUID:
+    return uuid.uuid5(_NAMESPACE, name)
+
+
+PROVIDER = {
+    "name": "Contoso Distribution",
+    "partner_id": "4870001",
+    "support_email": "support@contoso-distribution.example",
+    "support_phone": "+14255550100",
+    "support_website": "https://support.contoso-distribution.example",
+    "support_hours": "24/7",
+}
+
+RESELLERS = [
+    {
+        "name": "Fabrikam Solutions",
+        "partner_id": "5120042",
+        "support_email": "help@fabrikam.example",
+        "support_phone": "+31205550142",
+        "support_website": "https://help.fabrikam.example",
+        "support_hours": "Mon–Fri 08:00–18:00 CET",
+    },
+    {
+        "name": "Northwind Traders IT",
+        "partner_id": "5120077",
+        "support_email": "servicedesk@northwindtraders.example",
+        "support_phone": "+442075550177",
+        "support_website": "https://servicedesk.northwindtraders.example",
+        "support_hours": "Mon–Fri 09:00–17:30 GMT",
+    },
+    {
+        "name": "Trey Research",
+        "partner_id": "5120093",
+        "support_email": "support@treyresearch.example",
+        "support_phone": "+12065550193",
+        "support_website": "https://support.treyresearch.example",
+        "support_hours": "Mon–Sat 07:00–19:00 PT",
+    },
+]
+
+ADATUM = {"name": "Adatum Corporation", "domain": "adatum.example"}
+
+# (offer, nickname, quantity, billing cycle, term, commerce type)
+ADATUM_SUBSCRIPTIONS = [
+    ("Office 365 Business Premium", "Head office", 25, "monthly", "P1Y", "legacy"),
+    ("Microsoft 365 E3", "Engineering", 40, "annual", "P1Y", "legacy"),
+    ("Microsoft 365 Business Basic", "Front line", 12, "monthly", "P1M", "new_commerce"),
+]
+
+# A few dozen more customers, so that lists page and search finds something.
+MORE_CUSTOMERS = [
+    "Adventure Works Cycles",
+    "Alpine Ski House",
+    "Bellows College",
+    "Best For You Organics",
+    "Blue Yonder Airlines",
+    "City Power & Light",
+    "Coho Winery",
+    "Consolidated Messenger",
+    "Contoso Pharmaceuticals",
+    "Fincher Architects",
+    "First Up Consultants",
+    "Fourth Coffee",
+    "Graphic Design Institute",
+    "Humongous Insurance",
+    "Lamna Healthcare",
+    "Liberty's Delightful Bakery",
+    "Litware Inc.",
+    "Lucerne Publishing",
+    "Margie's Travel",
+    "Munson's Pickles and Preserves",
+    "Nod Publishers",
+    "Proseware Inc.",
+    "Relecloud",
+    "School of Fine Art",
+    "Southridge Video",
+    "Tailspin Toys",
+    "Tailwind Traders",
+    "VanArsdel Ltd.",
+    "Wide World Importers",
+    "Wingtip Toys",
+    "Woodgrove Bank",
+    "Baldwin Museum of Science",
+    "Olympia Sports",
+    "Boulder Innovations",
+    "Cronus Engineering",
+    "Kobe Trading",
+]
+
+OFFERS = [
+    # (offer, billing cycle, term, commerce type)
+    ("Office 365 E1", "monthly", "P1Y", "legacy"),
+    ("Office 365 E3", "annual", "P1Y", "legacy"),
+    ("Office 365 Business Premium", "monthly", "P1Y", "legacy"),
+    ("Microsoft 365 E3", "annual", "P1Y", "legacy"),
+    ("Microsoft 365 Business Standard", "monthly", "P1Y", "legacy"),
+    ("Exchange Online (Plan 1)", "monthly", "P1Y", "legacy"),
+    ("Power BI Pro", "monthly", "P1M", "new_commerce"),
+    ("Microsoft Teams Essentials", "monthly", "P1M", "new_commerce"),
+    ("Dynamics 365 Sales Professional", "annual", "P1Y", "new_commerce"),
+    ("Visio Plan 2", "annual", "P3Y", "new_commerce"),
+    ("Project Plan 3", "monthly", "P1Y", "legacy"),
+    ("Microsoft Defender for Office 365 (Plan 1)", "annual", "P1Y", "legacy"),
+]
+
+NICKNAMES = ["", "", "Head office", "Sales", "Finance", "Warehouse", "Branch offices", "IT"]
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    first_name: str
+    last_name: str
+    organisation: str  # a partner name or a customer domain
+    role: Role | None = None
+
+
+DEMO_USERS = [
+    DemoUser("globaladmin", "Grace", "Lindqvist", PROVIDER["name"], Role.GLOBAL_ADMIN),
+    DemoUser("adminagent", "Aaron", "Patel", PROVIDER["name"], Role.ADMIN_AGENT),
+    DemoUser("helpdeskagent", "Hanna", "Kovács", PROVIDER["name"], Role.HELPDESK_AGENT),
+    DemoUser("salesagent", "Sofia", "Müller", PROVIDER["name"], Role.SALES_AGENT),
+    DemoUser("usermgmtadmin", "Umar", "Haddad", PROVIDER["name"], Role.USER_MANAGEMENT_ADMIN),
+    DemoUser("fabrikam", "Femke", "de Vries", "Fabrikam Solutions", Role.ADMIN_AGENT),
+    DemoUser("adatumadmin", "Adele", "Vance", ADATUM["domain"]),
+]
+
+
+@dataclass
+class SeedReport:
+    created: dict[str, int] = field(default_factory=dict)
+
+    def add(self, what: str, count: int = 1) -> None:
+        if count:
+            self.created[what] = self.created.get(what, 0) + count
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created)
+
+
+def demo_world_present() -> bool:
+    return Partner.objects.filter(partner_id=PROVIDER["partner_id"]).exists()
+
+
+@transaction.atomic
+def seed_demo_world() -> SeedReport:
+    """Create the demo world unless it is there already; all of it or nothing."""
+    report = SeedReport()
+    if demo_world_present():
+        return report
+
+    provider = Partner.objects.create(
+        kind=Partner.Kind.INDIRECT_PROVIDER, tenant_id=_tenant(PROVIDER["name"]), **PROVIDER
+    )
+    resellers = {
+        r["name"]: Partner.objects.create(
+            kind=Partner.Kind.INDIRECT_RESELLER, tenant_id=_tenant(r["name"]), **r
+        )
+        for r in RESELLERS
+    }
+    report.add("partners", 1 + len(resellers))
+    ResellerPartnership.objects.bulk_create(
+        ResellerPartnership(provider=provider, reseller=r, state=RelationshipState.ACTIVE)
+        for r in resellers.values()
+    )
+    report.add("reseller partnerships", len(resellers))
+
+    adatum = Customer.objects.create(tenant_id=_tenant(ADATUM["domain"]), **ADATUM)
+    CustomerRelationship.objects.bulk_create(
+        [
+            CustomerRelationship(partner=provider, customer=adatum, delegated_admin=True),
+            CustomerRelationship(
+                partner=resellers["Fabrikam Solutions"], customer=adatum, delegated_admin=True
+            ),
+            CustomerRelationship(
+                partner=resellers["Northwind Traders IT"], customer=adatum, delegated_admin=False
+            ),
+        ]
+    )
+    report.add("customer relationships", 3)
+    Subscription.objects.bulk_create(
+        Subscription(
+            customer=adatum,
+            offer_name=offer,
+            nickname=nickname,
+            quantity=quantity,
+            billing_cycle=cycle,
+            term=term,
+            commerce_type=commerce,
+            provider=provider,
+            support_contact=provider,
+        )
+        for offer, nickname, quantity, cycle, term, commerce in ADATUM_SUBSCRIPTIONS
+    )
+    report.add("subscriptions", len(ADATUM_SUBSCRIPTIONS))
+    report.add("customers", 1)
+
+    more = add_customers(
+        names=MORE_CUSTOMERS, provider=provider, resellers=list(resellers.values()), seed=2026
+    )
+    for what, count in more.created.items():
+        report.add(what, count)
+
+    _create_demo_users(provider, resellers, adatum, report)
+    return report
+
+
+def _create_demo_users(provider, resellers, adatum, report: SeedReport) -> None:
+    partners = {provider.name: provider, **resellers}
+    password = make_password(DEMO_PASSWORD)
+    for demo in DEMO_USERS:
+        partner = partners.get(demo.organisation)
+        user = User.objects.create(
+            username=demo.username,
+            first_name=demo.first_name,
+            last_name=demo.last_name,
+            email=f"{demo.username}@{_email_domain(partner, adatum)}",
+            password=password,
+            partner=partner,
+            customer=None if partner else adatum,
+        )
+        if demo.role:
+            RoleAssignment.objects.create(user=user, role=demo.role)
+    report.add("users", len(DEMO_USERS))
+
+
+def _email_domain(partner: Partner | None, customer: Customer) -> str:
+    return partner.support_email.split("@", 1)[1] if partner else customer.domain
+
+
+def generated_company_names(count: int, *, seed: int | None = None) -> list[str]:
+    """Realistic company names from Faker (names may repeat; domains are made unique)."""
+    from faker import Faker
+
+    faker = Faker("en_US")
+    if seed is not None:
+        faker.seed_instance(seed)
+    return [faker.company() for _ in range(count)]
+
+
+def _unique_domains(names: list[str]) -> list[str]:
+    taken = set(Customer.objects.values_list("domain", flat=True))
+    domains = []
+    for name in names:
+        base = slugify(name)[:60].strip("-") or "customer"
+        domain, n = f"{base}.example", 1
+        while domain in taken:
+            n += 1
+            domain = f"{base}-{n}.example"
+        taken.add(domain)
+        domains.append(domain)
+    return domains
+
+
+@transaction.atomic
+def add_customers(
+    *, names: list[str], provider: Partner, resellers: list[Partner], seed: int | None = None
+) -> SeedReport:
+    """Add customers of `provider` with 1–5 subscriptions each, in bulk (one insert per table).
+
+    About a quarter of them also work with a reseller, most of those with DAP, so that
+    eligibility varies from customer to customer.
+    """
+    rng = random.Random(seed)
+    report = SeedReport()
+    customers = Customer.objects.bulk_create(
+        [Customer(name=name, domain=domain) for name, domain in zip(names, _unique_domains(names))],
+        batch_size=1000,
+    )
+    if customers and customers[0].pk is None:  # Backends without RETURNING: read the ids back.
+        by_domain = Customer.objects.in_bulk([c.domain for c in customers], field_name="domain")
+        customers = [by_domain[c.domain] for c in customers]
+
+    relationships = [CustomerRelationship(partner=provider, customer=c, delegated_admin=True) for c in customers]
+    subscriptions = []
+    now = timezone.now()
+    for customer in customers:
+        if resellers and rng.random() < 0.25:
+            relationships.append(
+                CustomerRelationship(
+                    partner=rng.choice(resellers), customer=customer, delegated_admin=rng.random() < 0.7
+                )
+            )
+        for offer, cycle, term, commerce in rng.sample(OFFERS, rng.randint(1, 5)):
+            subscriptions.append(
+                Subscription(
+                    customer=customer,
+                    offer_name=offer,
+                    nickname=rng.choice(NICKNAMES),
+                    quantity=rng.choice([1, 5, 10, 15, 25, 50, 100, 250]),
+                    status=rng.choices(["active", "suspended", "pending"], weights=[90, 6, 4])[0],
+                    billing_cycle=cycle,
+                    term=term,
+                    commerce_type=commerce,
+                    auto_renew=rng.random() < 0.85,
+                    created_at=now - timedelta(days=rng.randint(1, 900)),
+                    provider=provider,
+                    support_contact=provider,
+                )
+            )
+    CustomerRelationship.objects.bulk_create(relationships, batch_size=1000)
+    Subscription.objects.bulk_create(subscriptions, batch_size=1000)
+    report.add("customers", len(customers))
+    report.add("customer relationships", len(relationships))
+    report.add("subscriptions", len(subscriptions))
+    return report

@@ -1,0 +1,48 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from partnercenter import demo
+from partnercenter.models import Partner
+
+
+class Command(BaseCommand):
+    help = "Create the demo world (idempotent); --customers N adds N more customers."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--customers",
+            type=int,
+            default=0,
+            metavar="N",
+            help="Add N more customers of the demo provider, with 1–5 subscriptions each.",
+        )
+        parser.add_argument(
+            "--seed", type=int, default=None, help="Random seed for --customers (repeatable runs)."
+        )
+
+    def handle(self, *args, customers: int, seed: int | None, **options):
+        if customers < 0:
+            raise CommandError("--customers must be 0 or more.")
+        report = demo.seed_demo_world()
+        if report.changed:
+            self.stdout.write(self.style.SUCCESS("Demo world created: " + _summary(report)))
+        else:
+            self.stdout.write("Demo world already present; nothing changed.")
+
+        if customers:
+            provider = Partner.objects.get(partner_id=demo.PROVIDER["partner_id"])
+            more = demo.add_customers(
+                names=demo.generated_company_names(customers, seed=seed),
+                provider=provider,
+                resellers=list(Partner.objects.resellers()),
+                seed=seed,
+            )
+            self.stdout.write(self.style.SUCCESS("Added " + _summary(more)))
+
+        self.stdout.write("\nDemo users (password: %s):" % demo.DEMO_PASSWORD)
+        for user in demo.DEMO_USERS:
+            what = user.role.label if user.role else "customer admin"
+            self.stdout.write(f"  {user.username:<15} {what} at {user.organisation}")
+
+
+def _summary(report: demo.SeedReport) -> str:
+    return ", ".join(f"{count} {what}" for what, count in report.created.items()) + "."

@@ -1,0 +1,139 @@
+"""Partners (organisations in the channel) and the people who sign in."""
+
+import uuid
+from functools import cached_property
+
+from django.contrib.auth.models import AbstractUser
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from partnercenter.roles import Capability, Role, capabilities_for
+
+partner_id_validator = RegexValidator(r"^[0-9]{4,12}$", _("A partner id is 4 to 12 digits."))
+
+
+class PartnerKind(models.TextChoices):
+    INDIRECT_PROVIDER = "indirect_provider", _("Indirect provider")
+    INDIRECT_RESELLER = "indirect_reseller", _("Indirect reseller")
+
+
+class PartnerQuerySet(models.QuerySet):
+    def providers(self):
+        return self.filter(kind=PartnerKind.INDIRECT_PROVIDER)
+
+    def resellers(self):
+        return self.filter(kind=PartnerKind.INDIRECT_RESELLER)
+
+
+class Partner(models.Model):
+    """An organisation in the cloud-solution channel, with the support profile customers see."""
+
+    Kind = PartnerKind
+
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
+    tenant_id = models.UUIDField(_("tenant id"), unique=True, default=uuid.uuid4)
+    partner_id = models.CharField(
+        _("partner id"), max_length=12, unique=True, validators=[partner_id_validator]
+    )
+    name = models.CharField(_("name"), max_length=200)
+    support_email = models.EmailField(_("support email"), blank=True)
+    support_phone = models.CharField(_("support phone"), max_length=32, blank=True)
+    support_website = models.URLField(_("support website"), blank=True)
+    support_hours = models.CharField(_("support hours"), max_length=200, blank=True)
+
+    objects = PartnerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("partner")
+        verbose_name_plural = _("partners")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=PartnerKind.values),
+                name="partner_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(partner_id=""), name="partner_partner_id_not_empty"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_provider(self) -> bool:
+        return self.kind == self.Kind.INDIRECT_PROVIDER
+
+
+class User(AbstractUser):
+    """Someone who signs in: partner staff (with roles) or a customer's admin, never both."""
+
+    partner = models.ForeignKey(
+        Partner,
+        verbose_name=_("partner"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="staff",
+    )
+    customer = models.ForeignKey(
+        "customers.Customer",
+        verbose_name=_("customer"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="admins",
+    )
+
+    class Meta(AbstractUser.Meta):
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(partner__isnull=True) | models.Q(customer__isnull=True),
+                name="user_is_staff_or_customer_admin_not_both",
+            ),
+        ]
+
+    @property
+    def is_partner_staff(self) -> bool:
+        return self.partner_id is not None
+
+    @property
+    def is_customer_admin(self) -> bool:
+        return self.customer_id is not None
+
+    @cached_property
+    def roles(self) -> frozenset[Role]:
+        if not self.is_partner_staff:
+            return frozenset()
+        return frozenset(Role(r) for r in self.role_assignments.values_list("role", flat=True))
+
+    @cached_property
+    def capabilities(self) -> frozenset[Capability]:
+        return capabilities_for(self.roles)
+
+    def can(self, capability: Capability | str) -> bool:
+        return Capability(capability) in self.capabilities
+
+
+class RoleAssignment(models.Model):
+    """One role held by one partner staff user."""
+
+    user = models.ForeignKey(
+        User, verbose_name=_("user"), on_delete=models.CASCADE, related_name="role_assignments"
+    )
+    role = models.CharField(_("role"), max_length=32, choices=Role.choices)
+
+    class Meta:
+        verbose_name = _("role assignment")
+        verbose_name_plural = _("role assignments")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "role"], name="role_assignment_unique"),
+            models.CheckConstraint(
+                condition=models.Q(role__in=[r.value for r in Role]),
+                name="role_assignment_role_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user} – {self.get_role_display()}"

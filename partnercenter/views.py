@@ -1,0 +1,64 @@
+"""Sign-in landing, the staff dashboard and the page for staff without customer access."""
+
+from django.db.models import Count
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.views.decorators.http import require_GET
+
+from customers.models import Customer, Subscription
+from partnercenter.access import partner_staff_required, requires, signed_in
+from partnercenter.roles import CAPABILITY_TABLE, Capability, Role
+
+
+@require_GET
+@signed_in
+def home(request):
+    """Send each signed-in user to where their work starts."""
+    user = request.user
+    if user.is_customer_admin:
+        return redirect("customer_admin_home")
+    if user.can(Capability.VIEW_CUSTOMERS):
+        return redirect("dashboard")
+    if user.is_partner_staff:
+        return redirect("staff_home")
+    return TemplateResponse(request, "partnercenter/no_organisation.html")
+
+
+@require_GET
+@partner_staff_required
+def staff_home(request):
+    """What a staff user may do, for those who cannot see customers (or hold no role at all)."""
+    roles = request.user.roles
+    rows = [
+        (capability, [role in granted for role in Role], capability in request.user.capabilities)
+        for capability, granted in CAPABILITY_TABLE.items()
+    ]
+    return TemplateResponse(
+        request,
+        "partnercenter/staff_home.html",
+        {"roles": [r for r in Role if r in roles], "all_roles": list(Role), "rows": rows},
+    )
+
+
+@require_GET
+@requires(Capability.VIEW_CUSTOMERS)
+def dashboard(request):
+    """Counts of customers and subscriptions, and who is designated support contact for how many."""
+    subscriptions = Subscription.objects.visible_to(request.user)
+    per_contact = list(
+        subscriptions.values("support_contact__name")
+        .annotate(count=Count("pk"))
+        .order_by("-count", "support_contact__name")
+    )
+    largest = max((row["count"] for row in per_contact), default=0)
+    for row in per_contact:
+        row["percent"] = round(100 * row["count"] / largest) if largest else 0
+    return TemplateResponse(
+        request,
+        "partnercenter/dashboard.html",
+        {
+            "customer_count": Customer.objects.visible_to(request.user).count(),
+            "subscription_count": subscriptions.count(),
+            "per_contact": per_contact,
+        },
+    )

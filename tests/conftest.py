@@ -1,0 +1,18 @@
+import io
+
+import pytest
+from django.core.management import call_command
+
+from partnercenter.models import User
+
+
+@pytest.fixture
+def demo_world(db):
+    """The demo world of DOMAIN.md, as `seed_demo` creates it."""
+    call_command("seed_demo", stdout=io.StringIO())
+
+
+@pytest.fixture
+def demo_user(demo_world):
+    """Look up a demo user by username."""
+    return lambda username: User.objects.get(username=username)
