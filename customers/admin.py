@@ -34,7 +34,14 @@ class SubscriptionAdmin(admin.ModelAdmin):
 class SupportContactChangeAdmin(admin.ModelAdmin):
     """The history can be read here, never written."""
 
-    list_display = ["changed_at", "subscription", "from_contact", "to_contact", "changed_by", "through"]
+    list_display = [
+        "changed_at",
+        "subscription",
+        "from_contact",
+        "to_contact",
+        "changed_by",
+        "through",
+    ]
     list_filter = ["through"]
     list_select_related = ["subscription", "from_contact", "to_contact", "changed_by"]
     date_hierarchy = "changed_at"

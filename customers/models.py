@@ -60,14 +60,17 @@ class SubscriptionStatus(models.TextChoices):
     DISABLED = "disabled", _("Disabled")
     DELETED = "deleted", _("Deleted")
 
+
 class BillingCycle(models.TextChoices):
     MONTHLY = "monthly", _("Monthly")
     ANNUAL = "annual", _("Annual")
+
 
 class Term(models.TextChoices):
     ONE_MONTH = "P1M", _("1 month")
     ONE_YEAR = "P1Y", _("1 year")
     THREE_YEARS = "P3Y", _("3 years")
+
 
 class CommerceType(models.TextChoices):
     LEGACY = "legacy", _("Legacy")
@@ -242,7 +245,9 @@ class SupportContactChange(models.Model):
         ordering = ["-changed_at", "-pk"]
         verbose_name = _("support contact change")
         verbose_name_plural = _("support contact changes")
-        constraints = [_choices_check("through", ChangeThrough, "support_contact_change_through_valid")]
+        constraints = [
+            _choices_check("through", ChangeThrough, "support_contact_change_through_valid")
+        ]
 
     def __str__(self):
         return f"{self.subscription}: {self.from_contact} → {self.to_contact}"

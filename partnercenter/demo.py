@@ -1,9 +1,9 @@
 """The demo world of DOMAIN.md, and bulk customers for trying the product at scale."""
 
 import random
-from datetime import timedelta
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
@@ -288,21 +288,28 @@ def add_customers(
     rng = random.Random(seed)
     report = SeedReport()
     customers = Customer.objects.bulk_create(
-        [Customer(name=name, domain=domain) for name, domain in zip(names, _unique_domains(names))],
+        [
+            Customer(name=name, domain=domain)
+            for name, domain in zip(names, _unique_domains(names), strict=True)
+        ],
         batch_size=1000,
     )
     if customers and customers[0].pk is None:  # Backends without RETURNING: read the ids back.
         by_domain = Customer.objects.in_bulk([c.domain for c in customers], field_name="domain")
         customers = [by_domain[c.domain] for c in customers]
 
-    relationships = [CustomerRelationship(partner=provider, customer=c, delegated_admin=True) for c in customers]
+    relationships = [
+        CustomerRelationship(partner=provider, customer=c, delegated_admin=True) for c in customers
+    ]
     subscriptions = []
     now = timezone.now()
     for customer in customers:
         if resellers and rng.random() < 0.25:
             relationships.append(
                 CustomerRelationship(
-                    partner=rng.choice(resellers), customer=customer, delegated_admin=rng.random() < 0.7
+                    partner=rng.choice(resellers),
+                    customer=customer,
+                    delegated_admin=rng.random() < 0.7,
                 )
             )
         for offer, cycle, term, commerce in rng.sample(OFFERS, rng.randint(1, 5)):

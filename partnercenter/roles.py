@@ -21,8 +21,9 @@ class Role(models.TextChoices):
 class Capability(models.TextChoices):
     VIEW_CUSTOMERS = "view_customers", _("View customers, subscriptions and support contacts")
     ASSIGN_SUPPORT_CONTACT = "assign_support_contact", _("Assign a designated support contact")
-    REQUEST_RELATIONSHIP = "request_relationship", _(
-        "Request a relationship (customer or reseller)"
+    REQUEST_RELATIONSHIP = (
+        "request_relationship",
+        _("Request a relationship (customer or reseller)"),
     )
     REMOVE_RELATIONSHIP = "remove_relationship", _("Remove a relationship")
     VIEW_HISTORY = "view_history", _("View the change history")

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
+from django.views.generic import RedirectView
 
 from customers import views as customer_views
 from partnercenter import views
@@ -20,5 +21,11 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", signed_in(auth_views.LogoutView.as_view()), name="logout"),
+    # One sign-in page for everyone, so its protections also guard the back office.
+    path(
+        "backoffice/login/",
+        public(RedirectView.as_view(pattern_name="login", query_string=True)),
+        name="backoffice_login",
+    ),
     path("backoffice/", admin.site.urls),
 ]

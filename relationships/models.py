@@ -160,7 +160,9 @@ class RelationshipRequest(models.Model):
     token = models.CharField(
         _("invitation token"), max_length=64, unique=True, default=new_invitation_token
     )
-    state = models.CharField(_("state"), max_length=16, choices=RequestState.choices, default=RequestState.PENDING)
+    state = models.CharField(
+        _("state"), max_length=16, choices=RequestState.choices, default=RequestState.PENDING
+    )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("requested by"),

@@ -16,3 +16,12 @@ def demo_world(db):
 def demo_user(demo_world):
     """Look up a demo user by username."""
     return lambda username: User.objects.get(username=username)
+
+
+@pytest.fixture(autouse=True)
+def _static_files_without_collectstatic(settings):
+    """Production serves hashed files from `collectstatic`; tests serve them from the source."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }

@@ -105,9 +105,7 @@ def test_a_relationship_request_expires_after_thirty_days():
 
 
 def test_a_user_cannot_be_both_partner_staff_and_customer_admin():
-    _refused(
-        lambda: factories.StaffUserFactory(customer=factories.CustomerFactory())
-    )
+    _refused(lambda: factories.StaffUserFactory(customer=factories.CustomerFactory()))
 
 
 def test_a_role_is_held_at_most_once_and_must_be_known():

@@ -38,7 +38,7 @@ class Command(BaseCommand):
             )
             self.stdout.write(self.style.SUCCESS("Added " + _summary(more)))
 
-        self.stdout.write("\nDemo users (password: %s):" % demo.DEMO_PASSWORD)
+        self.stdout.write(f"\nDemo users (password: {demo.DEMO_PASSWORD}):")
         for user in demo.DEMO_USERS:
             what = user.role.label if user.role else "customer admin"
             self.stdout.write(f"  {user.username:<15} {what} at {user.organisation}")
