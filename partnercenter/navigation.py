@@ -22,6 +22,7 @@ class NavItem:
 
 STAFF_NAVIGATION = [
     NavItem(_("Dashboard"), "dashboard", Capability.VIEW_CUSTOMERS),
+    NavItem(_("My access"), "my_access"),
 ]
 
 CUSTOMER_NAVIGATION = [

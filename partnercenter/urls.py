@@ -13,7 +13,7 @@ admin.site.site_title = "partnercenter back office"
 urlpatterns = [
     path("", views.home, name="home"),
     path("dashboard/", views.dashboard, name="dashboard"),
-    path("start/", views.staff_home, name="staff_home"),
+    path("access/", views.my_access, name="my_access"),
     path("admin/", customer_views.customer_admin_home, name="customer_admin_home"),
     path(
         "accounts/login/",

@@ -20,14 +20,14 @@ def home(request):
     if user.can(Capability.VIEW_CUSTOMERS):
         return redirect("dashboard")
     if user.is_partner_staff:
-        return redirect("staff_home")
+        return redirect("my_access")
     return TemplateResponse(request, "partnercenter/no_organisation.html")
 
 
 @require_GET
 @partner_staff_required
-def staff_home(request):
-    """What a staff user may do, for those who cannot see customers (or hold no role at all)."""
+def my_access(request):
+    """The user's roles and the whole capability table; home for staff who see no customers."""
     roles = request.user.roles
     rows = [
         (capability, [role in granted for role in Role], capability in request.user.capabilities)
@@ -35,7 +35,7 @@ def staff_home(request):
     ]
     return TemplateResponse(
         request,
-        "partnercenter/staff_home.html",
+        "partnercenter/my_access.html",
         {"roles": [r for r in Role if r in roles], "all_roles": list(Role), "rows": rows},
     )
 
