@@ -1,22 +1,237 @@
-"""The customer side: a customer admin's Admin area."""
+"""Customers, their subscriptions and the designated support contact flow; the customer side."""
 
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.views.decorators.http import require_GET
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
 
-from customers.models import Subscription
-from partnercenter.access import customer_admin_required
+from customers.eligibility import contact_options
+from customers.forms import CustomerSearchForm, SupportContactForm
+from customers.models import Customer, Subscription, SupportContactChange
+from customers.services import (
+    StaleSubscription,
+    SupportContactError,
+    may_assign_support_contact,
+    support_contact_assign,
+)
+from partnercenter.access import customer_admin_required, requires
+from partnercenter.htmx import is_htmx_target
+from partnercenter.roles import Capability
+from relationships.models import CustomerRelationship
+
+CUSTOMERS_PER_PAGE = 25
+HISTORY_SHOWN = 50
+
+
+@require_GET
+@requires(Capability.VIEW_CUSTOMERS)
+def customer_list(request):
+    """The partner's customers: search by name or domain, sort by name, 25 a page."""
+    form = CustomerSearchForm(request.GET)
+    customers = form.search(Customer.objects.visible_to(request.user))
+    page = Paginator(customers, CUSTOMERS_PER_PAGE).get_page(request.GET.get("page"))
+    template = "customers/customer_list.html"
+    if is_htmx_target(request, "customer-results"):
+        template += "#customer-results"
+    return TemplateResponse(
+        request,
+        template,
+        {
+            "form": form,
+            "page": page,
+            "query": form.data.get("q", ""),
+            "sort": form.data.get("sort", "name"),
+        },
+    )
+
+
+def _visible_customer(request, customer_id) -> Customer:
+    return get_object_or_404(Customer.objects.visible_to(request.user), pk=customer_id)
+
+
+def _visible_subscription(request, customer_id, subscription_id) -> Subscription:
+    return get_object_or_404(
+        Subscription.objects.visible_to(request.user).select_related(
+            "customer", "provider", "support_contact", "reseller_of_record"
+        ),
+        customer_id=customer_id,
+        pk=subscription_id,
+    )
+
+
+@require_GET
+@requires(Capability.VIEW_CUSTOMERS)
+def customer_detail(request, customer_id):
+    """A customer's subscriptions with their designated support contacts."""
+    customer = _visible_customer(request, customer_id)
+    subscriptions = (
+        Subscription.objects.visible_to(request.user)
+        .filter(customer=customer)
+        .select_related("provider", "support_contact")
+        .order_by("offer_name", "pk")
+    )
+    return TemplateResponse(
+        request,
+        "customers/customer_detail.html",
+        {"customer": customer, "subscriptions": subscriptions, "tab": "subscriptions"},
+    )
+
+
+@require_GET
+@requires(Capability.VIEW_CUSTOMERS)
+def customer_relationships(request, customer_id):
+    """The partners that work with a customer, and whether each holds DAP."""
+    customer = _visible_customer(request, customer_id)
+    relationships = (
+        CustomerRelationship.objects.filter(customer=customer)
+        .select_related("partner")
+        .order_by("state", "partner__name")
+    )
+    return TemplateResponse(
+        request,
+        "customers/customer_relationships.html",
+        {"customer": customer, "relationships": relationships, "tab": "relationships"},
+    )
+
+
+def _subscription_context(request, subscription, *, form=None, change=None) -> dict:
+    options = contact_options(subscription) if subscription.supports_designated_contact else None
+    can_assign = options is not None and may_assign_support_contact(request.user, subscription)
+    if can_assign and form is None and change is None:
+        form = SupportContactForm(subscription=subscription, options=options)
+    history = subscription.support_contact_changes.select_related(
+        "from_contact", "to_contact", "changed_by"
+    )[: HISTORY_SHOWN + 1]
+    history = list(history)
+    return {
+        "customer": subscription.customer,
+        "subscription": subscription,
+        "options": options,
+        "can_assign": can_assign,
+        "form": form,
+        "change": change,
+        "history": history[:HISTORY_SHOWN],
+        "history_truncated": len(history) > HISTORY_SHOWN,
+    }
+
+
+@require_GET
+@requires(Capability.VIEW_CUSTOMERS)
+def subscription_detail(request, customer_id, subscription_id):
+    """A subscription's details, its designated support contact and that contact's history."""
+    subscription = _visible_subscription(request, customer_id, subscription_id)
+    return TemplateResponse(
+        request, "customers/subscription_detail.html", _subscription_context(request, subscription)
+    )
+
+
+@require_POST
+@requires(Capability.ASSIGN_SUPPORT_CONTACT)
+def subscription_support_contact(request, customer_id, subscription_id):
+    """Change the designated support contact; answer htmx with the review, others with a redirect."""
+    subscription = _visible_subscription(request, customer_id, subscription_id)
+    if not may_assign_support_contact(request.user, subscription):
+        raise PermissionDenied
+    if not subscription.supports_designated_contact:
+        messages.error(
+            request, _("New-commerce subscriptions do not support a designated support contact.")
+        )
+        return _subscription_response(request, subscription)
+
+    options = contact_options(subscription)
+    form = SupportContactForm(request.POST, subscription=subscription, options=options)
+    if form.is_valid():
+        try:
+            change = support_contact_assign(
+                subscription=subscription,
+                contact=form.cleaned_data["contact"],
+                by=request.user,
+                expected_version=form.cleaned_data["version"],
+            )
+        except StaleSubscription as stale:
+            messages.warning(request, stale.message)
+            return _subscription_response(request, stale.subscription)
+        except SupportContactError as error:
+            form.add_error("contact", error.message)
+        else:
+            if change is None:
+                messages.info(
+                    request,
+                    _("%(partner)s already is the designated support contact; nothing changed.")
+                    % {"partner": form.cleaned_data["contact"]},
+                )
+                return _subscription_response(request, subscription)
+            if is_htmx_target(request, "contact-section"):
+                subscription.refresh_from_db()
+                return TemplateResponse(
+                    request,
+                    "customers/subscription_detail.html#contact-section",
+                    _subscription_context(request, subscription, change=change),
+                )
+            return redirect("support_contact_change", customer_id, subscription_id, change.pk)
+    return _subscription_response(request, subscription, form=form)
+
+
+def _subscription_response(request, subscription, *, form=None):
+    """The subscription page (or its contact section, for htmx) showing the current state."""
+    subscription.refresh_from_db()
+    template = "customers/subscription_detail.html"
+    if is_htmx_target(request, "contact-section"):
+        template += "#contact-section"
+    elif form is None:
+        return redirect("subscription_detail", subscription.customer_id, subscription.pk)
+    return TemplateResponse(
+        request, template, _subscription_context(request, subscription, form=form)
+    )
+
+
+@require_GET
+@requires(Capability.VIEW_CUSTOMERS)
+def support_contact_change(request, customer_id, subscription_id, change_id):
+    """The review of one change of designated support contact, with a Close button."""
+    subscription = _visible_subscription(request, customer_id, subscription_id)
+    change = get_object_or_404(
+        SupportContactChange.objects.select_related("from_contact", "to_contact", "changed_by"),
+        subscription=subscription,
+        pk=change_id,
+    )
+    return TemplateResponse(
+        request,
+        "customers/subscription_detail.html",
+        _subscription_context(request, subscription, change=change),
+    )
 
 
 @require_GET
 @customer_admin_required
 def customer_admin_home(request):
     """A customer admin's overview of their organisation."""
-    customer = request.user.customer
-    subscriptions = Subscription.objects.visible_to(request.user).select_related(
-        "support_contact", "provider"
+    subscriptions = (
+        Subscription.objects.visible_to(request.user)
+        .select_related("support_contact", "provider")
+        .order_by("offer_name", "pk")
     )
     return TemplateResponse(
         request,
         "customers/admin_home.html",
-        {"customer": customer, "subscriptions": subscriptions},
+        {"customer": request.user.customer, "subscriptions": subscriptions},
+    )
+
+
+@require_GET
+@customer_admin_required
+def customer_support(request):
+    """For each subscription, the partner to contact for support and how to reach them."""
+    subscriptions = (
+        Subscription.objects.visible_to(request.user)
+        .select_related("support_contact", "provider")
+        .order_by("offer_name", "pk")
+    )
+    return TemplateResponse(
+        request,
+        "customers/customer_support.html",
+        {"customer": request.user.customer, "subscriptions": subscriptions},
     )

@@ -6,4 +6,4 @@ def navigation(request):
     user = getattr(request, "user", None)
     if user is None:
         return {}
-    return {"navigation": navigation_for(user)}
+    return {"navigation": navigation_for(user, request.path)}

@@ -13,28 +13,43 @@ from partnercenter.roles import Capability
 class NavItem:
     label: str | Promise
     url_name: str
-    capability: Capability | None = None  # None: any partner staff user
+    capability: Capability | None = None  # None: anyone on that side (staff or customer)
+    section: bool = False  # also current on the pages below its URL
 
-    @property
-    def url(self) -> str:
-        return reverse(self.url_name)
+
+@dataclass(frozen=True)
+class NavLink:
+    label: str | Promise
+    url: str
+    current: bool
 
 
 STAFF_NAVIGATION = [
     NavItem(_("Dashboard"), "dashboard", Capability.VIEW_CUSTOMERS),
+    NavItem(_("Customers"), "customer_list", Capability.VIEW_CUSTOMERS, section=True),
     NavItem(_("My access"), "my_access"),
 ]
 
 CUSTOMER_NAVIGATION = [
     NavItem(_("Admin"), "customer_admin_home"),
+    NavItem(_("Support"), "customer_support"),
 ]
 
 
-def navigation_for(user) -> list[NavItem]:
+def _items_for(user) -> list[NavItem]:
     if not user.is_authenticated:
         return []
     if user.is_customer_admin:
-        return list(CUSTOMER_NAVIGATION)
+        return CUSTOMER_NAVIGATION
     if user.is_partner_staff:
         return [i for i in STAFF_NAVIGATION if i.capability is None or user.can(i.capability)]
     return []
+
+
+def navigation_for(user, path: str) -> list[NavLink]:
+    links = []
+    for item in _items_for(user):
+        url = reverse(item.url_name)
+        current = path == url or (item.section and path.startswith(url))
+        links.append(NavLink(item.label, url, current))
+    return links

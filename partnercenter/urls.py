@@ -14,7 +14,30 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("access/", views.my_access, name="my_access"),
+    path("customers/", customer_views.customer_list, name="customer_list"),
+    path("customers/<int:customer_id>/", customer_views.customer_detail, name="customer_detail"),
+    path(
+        "customers/<int:customer_id>/relationships/",
+        customer_views.customer_relationships,
+        name="customer_relationships",
+    ),
+    path(
+        "customers/<int:customer_id>/subscriptions/<int:subscription_id>/",
+        customer_views.subscription_detail,
+        name="subscription_detail",
+    ),
+    path(
+        "customers/<int:customer_id>/subscriptions/<int:subscription_id>/support-contact/",
+        customer_views.subscription_support_contact,
+        name="subscription_support_contact",
+    ),
+    path(
+        "customers/<int:customer_id>/subscriptions/<int:subscription_id>/changes/<int:change_id>/",
+        customer_views.support_contact_change,
+        name="support_contact_change",
+    ),
     path("admin/", customer_views.customer_admin_home, name="customer_admin_home"),
+    path("admin/support/", customer_views.customer_support, name="customer_support"),
     path(
         "accounts/login/",
         public(auth_views.LoginView.as_view(redirect_authenticated_user=True)),

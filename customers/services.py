@@ -1,0 +1,117 @@
+"""Writes to subscriptions: every one atomic, checked, and recorded in the history."""
+
+from django.db import transaction
+from django.db.models import F
+from django.utils.translation import gettext as _
+
+from customers.eligibility import contact_options
+from customers.models import Subscription, SupportContactChange
+from partnercenter.models import Partner, User
+from partnercenter.roles import Capability
+
+
+class SupportContactError(Exception):
+    """A change of support contact that was refused; `message` says why, for the user."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class StaleSubscription(SupportContactError):
+    """The subscription changed after the form was loaded; nothing was overwritten."""
+
+    def __init__(self, subscription: Subscription, last_change: SupportContactChange | None):
+        self.subscription = subscription
+        self.last_change = last_change
+        contact = subscription.effective_support_contact
+        if last_change is not None and last_change.changed_by is not None:
+            message = _(
+                "%(who)s changed the designated support contact to %(contact)s after you "
+                "opened this page, so nothing was changed. The form now shows the current value."
+            ) % {
+                "who": last_change.changed_by.get_full_name() or last_change.changed_by,
+                "contact": contact,
+            }
+        else:
+            message = _(
+                "The designated support contact was changed to %(contact)s after you opened "
+                "this page, so nothing was changed. The form now shows the current value."
+            ) % {"contact": contact}
+        super().__init__(message)
+
+
+def may_assign_support_contact(user: User, subscription: Subscription) -> bool:
+    """Only staff of the subscription's own provider with the capability may change it."""
+    return user.can(Capability.ASSIGN_SUPPORT_CONTACT) and (
+        user.partner_id == subscription.provider_id
+    )
+
+
+def support_contact_assign(
+    *,
+    subscription: Subscription,
+    contact: Partner,
+    by: User | None,
+    expected_version: int,
+    through: str = SupportContactChange.Through.FORM,
+) -> SupportContactChange | None:
+    """Make `contact` the designated support contact of `subscription`.
+
+    Locks the subscription row, re-checks eligibility against the current data, and refuses
+    to overwrite a change made since `expected_version` was read. Returns the history entry,
+    or None when `contact` already is the designated contact (nothing to record).
+    """
+    with transaction.atomic():
+        current = (
+            Subscription.objects.select_for_update()
+            .select_related("provider", "support_contact", "customer")
+            .get(pk=subscription.pk)
+        )
+        if by is not None and not may_assign_support_contact(by, current):
+            raise SupportContactError(
+                _("You may not change the designated support contact of this subscription.")
+            )
+        if not current.supports_designated_contact:
+            raise SupportContactError(
+                _("New-commerce subscriptions do not support a designated support contact.")
+            )
+        if current.version != expected_version:
+            raise StaleSubscription(current, _last_change(current))
+        options = contact_options(current)
+        if not options.is_eligible(contact):
+            reason = options.reason_for(contact) if contact else None
+            raise SupportContactError(
+                _("%(partner)s cannot be the designated support contact: %(reason)s.")
+                % {"partner": contact, "reason": reason.label}
+                if reason
+                else _(
+                    "That partner cannot be the designated support contact of this subscription."
+                )
+            )
+        if current.support_contact_id == contact.pk:
+            return None
+
+        # Compare-and-swap on the version as well as the row lock: it also holds on
+        # databases without SELECT ... FOR UPDATE (SQLite).
+        updated = Subscription.objects.filter(pk=current.pk, version=expected_version).update(
+            support_contact=contact, version=F("version") + 1
+        )
+        if updated != 1:
+            current.refresh_from_db()
+            raise StaleSubscription(current, _last_change(current))
+        return SupportContactChange.objects.create(
+            subscription=current,
+            from_contact=current.support_contact,
+            to_contact=contact,
+            changed_by=by,
+            through=through,
+        )
+
+
+def _last_change(subscription: Subscription) -> SupportContactChange | None:
+    return (
+        subscription.support_contact_changes.select_related("changed_by", "to_contact")
+        .order_by("-changed_at", "-pk")
+        .first()
+    )
