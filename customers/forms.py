@@ -52,6 +52,7 @@ class SupportContactForm(forms.Form):
         error_messages={
             "required": _("The form is incomplete; reload the page and try again."),
             "invalid": _("The form is incomplete; reload the page and try again."),
+            "min_value": _("The form is incomplete; reload the page and try again."),
         },
     )
 

@@ -131,7 +131,7 @@ def subscription_detail(request, customer_id, subscription_id):
 @require_POST
 @requires(Capability.ASSIGN_SUPPORT_CONTACT)
 def subscription_support_contact(request, customer_id, subscription_id):
-    """Change the designated support contact; answer htmx with the review, others with a redirect."""
+    """Change the designated support contact: htmx gets the review, a plain POST a redirect."""
     subscription = _visible_subscription(request, customer_id, subscription_id)
     if not may_assign_support_contact(request.user, subscription):
         raise PermissionDenied

@@ -25,3 +25,23 @@ def _static_files_without_collectstatic(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture
+def adatum(demo_world):
+    from customers.models import Customer
+
+    return Customer.objects.get(domain="adatum.example")
+
+
+@pytest.fixture
+def premium(adatum):
+    """Adatum's Office 365 Business Premium (legacy; contact: Contoso Distribution)."""
+    return adatum.subscriptions.get(offer_name="Office 365 Business Premium")
+
+
+@pytest.fixture
+def partner_named(demo_world):
+    from partnercenter.models import Partner
+
+    return lambda name: Partner.objects.get(name=name)

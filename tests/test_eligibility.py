@@ -1,0 +1,95 @@
+"""The eligibility rule of DOMAIN.md, through contact_options."""
+
+import pytest
+
+from customers.eligibility import NotListedReason, contact_options
+from relationships.models import RelationshipState
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def _names(partners):
+    return [p.name for p in partners]
+
+
+def test_demo_world_lists_the_provider_and_fabrikam_only(premium):
+    options = contact_options(premium)
+    assert _names(options.eligible) == ["Contoso Distribution", "Fabrikam Solutions"]
+    assert {(n.partner.name, n.reason) for n in options.not_listed} == {
+        ("Northwind Traders IT", NotListedReason.NO_DELEGATED_ADMIN),
+        ("Trey Research", NotListedReason.NO_RELATIONSHIP),
+    }
+
+
+def _world():
+    subscription = factories.SubscriptionFactory()
+    reseller = factories.ResellerFactory()
+    return subscription, reseller
+
+
+def test_a_reseller_needs_an_active_partnership_with_the_provider():
+    subscription, reseller = _world()
+    factories.ResellerPartnershipFactory(
+        provider=subscription.provider, reseller=reseller, state=RelationshipState.REQUESTED
+    )
+    factories.CustomerRelationshipFactory(partner=reseller, customer=subscription.customer)
+    options = contact_options(subscription)
+    assert reseller not in options.eligible
+    assert options.reason_for(reseller) == NotListedReason.PARTNERSHIP_NOT_ACTIVE
+
+
+def test_a_reseller_tied_only_to_the_customer_is_not_listed_for_lack_of_partnership():
+    subscription, reseller = _world()
+    factories.CustomerRelationshipFactory(partner=reseller, customer=subscription.customer)
+    assert contact_options(subscription).reason_for(reseller) == (
+        NotListedReason.PARTNERSHIP_NOT_ACTIVE
+    )
+
+
+def test_a_reseller_needs_an_active_relationship_with_the_customer():
+    subscription, reseller = _world()
+    factories.ResellerPartnershipFactory(provider=subscription.provider, reseller=reseller)
+    factories.CustomerRelationshipFactory(
+        partner=reseller, customer=subscription.customer, state=RelationshipState.REMOVED
+    )
+    assert contact_options(subscription).reason_for(reseller) == NotListedReason.NO_RELATIONSHIP
+
+
+def test_a_reseller_needs_delegated_admin_privileges():
+    subscription, reseller = _world()
+    factories.ResellerPartnershipFactory(provider=subscription.provider, reseller=reseller)
+    factories.CustomerRelationshipFactory(
+        partner=reseller, customer=subscription.customer, delegated_admin=False
+    )
+    assert contact_options(subscription).reason_for(reseller) == (
+        NotListedReason.NO_DELEGATED_ADMIN
+    )
+
+
+def test_a_reseller_meeting_all_three_conditions_is_eligible():
+    subscription, reseller = _world()
+    factories.ResellerPartnershipFactory(provider=subscription.provider, reseller=reseller)
+    factories.CustomerRelationshipFactory(partner=reseller, customer=subscription.customer)
+    options = contact_options(subscription)
+    assert options.eligible == [subscription.provider, reseller]
+    assert options.not_listed == []
+
+
+def test_resellers_with_no_tie_at_all_are_not_mentioned():
+    subscription, reseller = _world()
+    options = contact_options(subscription)
+    assert options.eligible == [subscription.provider]
+    assert options.reason_for(reseller) is None
+
+
+def test_each_subscription_is_judged_by_its_own_provider():
+    """Multi-channel: the same customer buys through two providers."""
+    first = factories.SubscriptionFactory()
+    second = factories.SubscriptionFactory(customer=first.customer)
+    reseller = factories.ResellerFactory()
+    factories.ResellerPartnershipFactory(provider=first.provider, reseller=reseller)
+    factories.CustomerRelationshipFactory(partner=reseller, customer=first.customer)
+    assert contact_options(first).is_eligible(reseller)
+    assert not contact_options(second).is_eligible(reseller)
+    assert _names(contact_options(second).eligible) == [second.provider.name]
