@@ -18,7 +18,7 @@ from customers.services import (
     support_contact_assign,
 )
 from partnercenter.access import customer_admin_required, requires
-from partnercenter.htmx import is_htmx_target
+from partnercenter.htmx import is_htmx_target, render_page
 from partnercenter.roles import Capability
 from relationships.models import CustomerRelationship
 
@@ -33,19 +33,13 @@ def customer_list(request):
     form = CustomerSearchForm(request.GET)
     customers = form.search(Customer.objects.visible_to(request.user))
     page = Paginator(customers, CUSTOMERS_PER_PAGE).get_page(request.GET.get("page"))
-    template = "customers/customer_list.html"
-    if is_htmx_target(request, "customer-results"):
-        template += "#customer-results"
-    return TemplateResponse(
-        request,
-        template,
-        {
-            "form": form,
-            "page": page,
-            "query": form.data.get("q", ""),
-            "sort": form.data.get("sort", "name"),
-        },
-    )
+    context = {
+        "form": form,
+        "page": page,
+        "query": form.data.get("q", ""),
+        "sort": form.data.get("sort", "name"),
+    }
+    return render_page(request, "customers/customer_list.html", context, partial="customer-results")
 
 
 def _visible_customer(request, customer_id) -> Customer:
@@ -166,10 +160,11 @@ def subscription_support_contact(request, customer_id, subscription_id):
                 return _subscription_response(request, subscription)
             if is_htmx_target(request, "contact-section"):
                 subscription.refresh_from_db()
-                return TemplateResponse(
+                return render_page(
                     request,
-                    "customers/subscription_detail.html#contact-section",
+                    "customers/subscription_detail.html",
                     _subscription_context(request, subscription, change=change),
+                    partial="contact-section",
                 )
             return redirect("support_contact_change", customer_id, subscription_id, change.pk)
     return _subscription_response(request, subscription, form=form)
@@ -178,13 +173,13 @@ def subscription_support_contact(request, customer_id, subscription_id):
 def _subscription_response(request, subscription, *, form=None):
     """The subscription page (or its contact section, for htmx) showing the current state."""
     subscription.refresh_from_db()
-    template = "customers/subscription_detail.html"
-    if is_htmx_target(request, "contact-section"):
-        template += "#contact-section"
-    elif form is None:
+    if form is None and not is_htmx_target(request, "contact-section"):
         return redirect("subscription_detail", subscription.customer_id, subscription.pk)
-    return TemplateResponse(
-        request, template, _subscription_context(request, subscription, form=form)
+    return render_page(
+        request,
+        "customers/subscription_detail.html",
+        _subscription_context(request, subscription, form=form),
+        partial="contact-section",
     )
 
 
