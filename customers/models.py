@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from partnercenter.models import Partner
@@ -259,3 +260,9 @@ class SupportContactChange(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("Support contact history cannot be deleted.")
+
+    @property
+    def changed_by_name(self) -> str:
+        if self.changed_by is None:
+            return gettext("System")
+        return self.changed_by.get_full_name() or self.changed_by.get_username()

@@ -24,20 +24,13 @@ class StaleSubscription(SupportContactError):
     def __init__(self, subscription: Subscription, last_change: SupportContactChange | None):
         self.subscription = subscription
         self.last_change = last_change
-        contact = subscription.effective_support_contact
-        if last_change is not None and last_change.changed_by is not None:
-            message = _(
-                "%(who)s changed the designated support contact to %(contact)s after you "
-                "opened this page, so nothing was changed. The form now shows the current value."
-            ) % {
-                "who": last_change.changed_by.get_full_name() or last_change.changed_by,
-                "contact": contact,
-            }
-        else:
-            message = _(
-                "The designated support contact was changed to %(contact)s after you opened "
-                "this page, so nothing was changed. The form now shows the current value."
-            ) % {"contact": contact}
+        message = _(
+            "%(who)s changed the designated support contact to %(contact)s after you opened "
+            "this page, so nothing was changed. The form now shows the current value."
+        ) % {
+            "who": last_change.changed_by_name if last_change else _("Someone"),
+            "contact": subscription.effective_support_contact,
+        }
         super().__init__(message)
 
 

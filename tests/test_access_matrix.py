@@ -1,0 +1,113 @@
+"""Every (role × URL × method), generated from the role table: who gets in, who gets 403.
+
+EXPECTED_POLICIES names what each URL needs; `partnercenter/roles.py` says which roles grant
+it. A URL missing from EXPECTED_POLICIES fails the first test, so none can slip through.
+"""
+
+import pytest
+from django.urls import reverse
+
+from customers.services import support_contact_assign
+from partnercenter.roles import Capability, Role, roles_with
+from tests import factories
+from tests.urlwalk import product_routes
+
+PUBLIC, SIGNED_IN, STAFF, CUSTOMER_ADMIN = "public", "signed_in", "partner_staff", "customer_admin"
+
+# url name -> {method: policy}; methods not listed answer 405.
+EXPECTED_POLICIES = {
+    "login": {"GET": PUBLIC, "POST": PUBLIC},
+    "logout": {"POST": SIGNED_IN},
+    "home": {"GET": SIGNED_IN},
+    "my_access": {"GET": STAFF},
+    "dashboard": {"GET": Capability.VIEW_CUSTOMERS},
+    "customer_list": {"GET": Capability.VIEW_CUSTOMERS},
+    "customer_detail": {"GET": Capability.VIEW_CUSTOMERS},
+    "customer_relationships": {"GET": Capability.VIEW_CUSTOMERS},
+    "subscription_detail": {"GET": Capability.VIEW_CUSTOMERS},
+    "subscription_support_contact": {"POST": Capability.ASSIGN_SUPPORT_CONTACT},
+    "support_contact_change": {"GET": Capability.VIEW_CUSTOMERS},
+    "customer_admin_home": {"GET": CUSTOMER_ADMIN},
+    "customer_support": {"GET": CUSTOMER_ADMIN},
+}
+
+USERS = ["anonymous", *[r.value for r in Role], "no_role", "customer_admin"]
+ROUTES = product_routes()
+
+
+def test_every_url_has_an_expected_policy():
+    assert {r.name for r in ROUTES} == set(EXPECTED_POLICIES)
+
+
+def test_each_views_declared_policy_matches_the_expected_one():
+    for route in ROUTES:
+        declared = route.view.access_policy
+        wanted = {str(p) for p in EXPECTED_POLICIES[route.name].values()}
+        assert declared.removeprefix("capability:") in wanted, route
+
+
+def _expected_status(user: str, policy) -> set[int]:
+    if policy == PUBLIC:
+        return {200} if user == "anonymous" else {302}
+    if user == "anonymous":
+        return {302}
+    if policy == SIGNED_IN:
+        return {200, 302}
+    if policy == CUSTOMER_ADMIN:
+        return {200} if user == "customer_admin" else {403}
+    if policy == STAFF:
+        return {403} if user == "customer_admin" else {200}
+    granted = user in {r.value for r in roles_with(policy)}
+    return {200, 302} if granted else {403}
+
+
+@pytest.fixture
+def world(db):
+    subscription = factories.SubscriptionFactory()
+    provider, customer = subscription.provider, subscription.customer
+    factories.CustomerRelationshipFactory(partner=provider, customer=customer)
+    change = support_contact_assign(
+        subscription=subscription,
+        contact=factories.CustomerRelationshipFactory(
+            customer=customer,
+            partner=factories.ResellerPartnershipFactory(provider=provider).reseller,
+        ).partner,
+        by=None,
+        expected_version=1,
+    )
+    users = {
+        role.value: factories.StaffUserFactory(partner=provider, roles=[role]) for role in Role
+    }
+    users["no_role"] = factories.StaffUserFactory(partner=provider)
+    users["customer_admin"] = factories.CustomerAdminFactory(customer=customer)
+    kwargs = {
+        "customer_id": customer.pk,
+        "subscription_id": subscription.pk,
+        "change_id": change.pk,
+    }
+    return users, kwargs
+
+
+def _url(route, kwargs):
+    from django.urls import get_resolver
+
+    pattern_kwargs = get_resolver().reverse_dict.getlist(route.name)[0][0][0][1]
+    return reverse(route.name, kwargs={k: kwargs[k] for k in pattern_kwargs})
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize("route", ROUTES, ids=str)
+@pytest.mark.parametrize("user", USERS)
+def test_role_url_method(client, world, user, route, method):
+    users, kwargs = world
+    if user != "anonymous":
+        client.force_login(users[user])
+    response = client.generic(method, _url(route, kwargs))
+    policy = EXPECTED_POLICIES[route.name].get(method)
+    if policy is None:
+        expected = {302} if user == "anonymous" and route.name != "login" else {405}
+    else:
+        expected = _expected_status(user, policy)
+    assert response.status_code in expected, (user, route.name, method, response.status_code)
+    if user == "anonymous" and response.status_code == 302 and route.name != "login":
+        assert response.url.startswith("/accounts/login/")

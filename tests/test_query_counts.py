@@ -1,0 +1,98 @@
+"""No page's query count grows with customers, subscriptions, resellers or history rows."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from customers.models import Customer, Subscription, SupportContactChange
+from customers.services import support_contact_assign
+from partnercenter.demo import add_customers
+from partnercenter.models import Partner, User
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+MAX_QUERIES = 12  # sessions, user, roles, the page's own few queries
+
+
+def _grow(extra_customers: int, extra_resellers: int, extra_subscriptions: int, history: int):
+    contoso = Partner.objects.get(name="Contoso Distribution")
+    adatum = Customer.objects.get(domain="adatum.example")
+    premium = adatum.subscriptions.get(offer_name="Office 365 Business Premium")
+    add_customers(
+        names=[f"Load Test {i}" for i in range(extra_customers)],
+        provider=contoso,
+        resellers=list(Partner.objects.resellers()),
+        seed=1,
+    )
+    for i in range(extra_resellers):
+        reseller = factories.ResellerPartnershipFactory(provider=contoso).reseller
+        factories.CustomerRelationshipFactory(
+            partner=reseller, customer=adatum, delegated_admin=i % 2 == 0
+        )
+    factories.SubscriptionFactory.create_batch(
+        extra_subscriptions, customer=adatum, provider=contoso
+    )
+    fabrikam = Partner.objects.get(name="Fabrikam Solutions")
+    agent = User.objects.get(username="adminagent")
+    change = premium.support_contact_changes.order_by("pk").first() or support_contact_assign(
+        subscription=premium, contact=fabrikam, by=agent, expected_version=premium.version
+    )
+    SupportContactChange.objects.bulk_create(
+        SupportContactChange(
+            subscription=premium,
+            from_contact=contoso,
+            to_contact=fabrikam,
+            changed_by=agent,
+            through="form",
+        )
+        for _ in range(history)
+    )
+    return adatum, Subscription.objects.get(pk=premium.pk), change
+
+
+def _pages(adatum, premium, change):
+    staff = [
+        reverse("dashboard"),
+        reverse("customer_list"),
+        reverse("customer_list") + "?q=load&sort=-name&page=2",
+        reverse("customer_detail", args=[adatum.pk]),
+        reverse("customer_relationships", args=[adatum.pk]),
+        reverse("subscription_detail", args=[adatum.pk, premium.pk]),
+        reverse("support_contact_change", args=[adatum.pk, premium.pk, change.pk]),
+        reverse("my_access"),
+    ]
+    return {"adminagent": staff, "adatumadmin": [reverse("customer_support")]}
+
+
+def _query_counts(client, world) -> dict[str, int]:
+    counts = {}
+    for username, urls in _pages(*world).items():
+        client.force_login(User.objects.get(username=username))
+        for url in urls:
+            with CaptureQueriesContext(connection) as queries:
+                assert client.get(url).status_code == 200, url
+            counts[url] = len(queries)
+    return counts
+
+
+@pytest.mark.parametrize(
+    ("size", "growth"),
+    [("small", (5, 1, 1, 1)), ("large", (500, 40, 80, 150))],
+)
+def test_every_page_stays_under_the_query_budget(
+    client, demo_world, django_assert_max_num_queries, size, growth
+):
+    world = _grow(*growth)
+    for username, urls in _pages(*world).items():
+        client.force_login(User.objects.get(username=username))
+        for url in urls:
+            with django_assert_max_num_queries(MAX_QUERIES):
+                assert client.get(url).status_code == 200, url
+
+
+def test_query_counts_are_the_same_in_a_small_and_a_large_world(client, demo_world):
+    small = _query_counts(client, _grow(5, 1, 1, 1))
+    large = _query_counts(client, _grow(500, 40, 80, 150))
+    assert small == large
