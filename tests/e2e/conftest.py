@@ -48,13 +48,26 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, live_server):
-    """A fresh browser tab (its own cookies) pointed at the live server."""
-    context = browser.new_context(base_url=live_server.url, locale="en-US")
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    yield page
-    context.close()
+def new_page(browser, live_server):
+    """Open a fresh browser tab with its own cookies: `new_page(javascript=False)`."""
+    contexts = []
+
+    def open_page(*, javascript: bool = True):
+        context = browser.new_context(
+            base_url=live_server.url, locale="en-US", java_script_enabled=javascript
+        )
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()
 
 
 @pytest.fixture
@@ -63,14 +76,14 @@ def live_demo_world(transactional_db):
     call_command("seed_demo", stdout=io.StringIO())
 
 
+def sign_in_on(page, username: str, password: str = "partnercenter-demo"):
+    """Sign in through the form, as a person does."""
+    page.goto("/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
 @pytest.fixture
 def sign_in(page):
-    """Sign in through the form, as a person does."""
-
-    def sign_in_as(username: str, password: str = "partnercenter-demo"):
-        page.goto("/")
-        page.get_by_label("Username").fill(username)
-        page.get_by_label("Password").fill(password)
-        page.get_by_role("button", name="Sign in").click()
-
-    return sign_in_as
+    return lambda username, password="partnercenter-demo": sign_in_on(page, username, password)

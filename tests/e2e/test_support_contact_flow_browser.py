@@ -1,0 +1,86 @@
+"""The designated support contact flow in Chromium, with and without JavaScript."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import sign_in_on
+
+
+def _open_premium(page, *, javascript: bool):
+    page.get_by_role("link", name="Customers", exact=True).click()
+    search = page.get_by_label("Search customers")
+    if javascript:
+        expect(page.locator("html")).to_be_visible()
+        page.wait_for_load_state("load")
+        search.press_sequentially("Adatum", delay=30)
+        expect(page.get_by_text("1 customer", exact=True)).to_be_visible()
+    else:
+        search.fill("Adatum")
+        search.press("Enter")
+    page.get_by_role("link", name="Adatum Corporation").click()
+    expect(page.get_by_role("heading", name="Adatum Corporation")).to_be_visible()
+    page.get_by_role("link", name="Office 365 Business Premium").click()
+    expect(page.get_by_role("heading", name="Office 365 Business Premium")).to_be_visible()
+
+
+def _options(page) -> list[str]:
+    return page.get_by_label("Designated support contact").locator("option").all_inner_texts()
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["htmx", "no-javascript"])
+def test_admin_agent_designates_fabrikam_and_the_customer_admin_sees_it(
+    new_page, live_demo_world, javascript
+):
+    page = new_page(javascript=javascript)
+    sign_in_on(page, "adminagent")
+    _open_premium(page, javascript=javascript)
+
+    assert _options(page) == ["Contoso Distribution", "Fabrikam Solutions"]
+    expect(page.get_by_label("Designated support contact")).to_have_value(re.compile(r"\d+"))
+    not_listed = page.get_by_role("list").filter(has_text="Northwind Traders IT")
+    expect(not_listed).to_contain_text("no delegated admin privileges")
+    expect(not_listed).to_contain_text("Trey Research: no relationship with this customer")
+
+    page.get_by_label("Designated support contact").select_option(label="Fabrikam Solutions")
+    if javascript:
+        with page.expect_response(
+            lambda r: r.request.method == "POST" and r.request.headers.get("hx-request") == "true"
+        ) as htmx_post:
+            page.get_by_role("button", name="Submit").click()
+        assert htmx_post.value.status == 200
+    else:
+        page.get_by_role("button", name="Submit").click()
+        expect(page).to_have_url(re.compile(r"/changes/\d+/$"))
+
+    review = page.get_by_role("heading", name="Designated support contact changed")
+    expect(review).to_be_visible()
+    expect(page.get_by_text("Aaron Patel").first).to_be_visible()
+    history = page.get_by_role("region", name="History")
+    expect(history).to_contain_text("Fabrikam Solutions")
+
+    page.get_by_role("button", name="Close").click()
+    expect(page.get_by_role("heading", name="Adatum Corporation")).to_be_visible()
+    row = page.get_by_role("row").filter(has_text="Office 365 Business Premium")
+    expect(row).to_contain_text("Fabrikam Solutions")
+
+    customer = new_page(javascript=javascript)
+    sign_in_on(customer, "adatumadmin")
+    customer.get_by_role("link", name="Admin", exact=True).click()
+    customer.get_by_role("link", name="Support", exact=True).click()
+    card = customer.get_by_role("region", name=re.compile("Office 365 Business Premium"))
+    expect(card).to_contain_text("Fabrikam Solutions")
+    expect(card.get_by_role("link", name="help@fabrikam.example")).to_have_attribute(
+        "href", "mailto:help@fabrikam.example"
+    )
+
+
+def test_the_sales_agent_sees_the_contact_but_gets_no_submit(page, live_demo_world, sign_in):
+    sign_in("salesagent")
+    _open_premium(page, javascript=True)
+    expect(page.get_by_text("Contoso Distribution").first).to_be_visible()
+    expect(page.get_by_role("button", name="Submit")).to_have_count(0)
+    expect(
+        page.get_by_text("You can see the designated support contact but not change it")
+    ).to_be_visible()
