@@ -57,7 +57,7 @@ def support_contact_assign(
     """
     with transaction.atomic():
         current = (
-            Subscription.objects.select_for_update()
+            Subscription.objects.select_for_update(of=("self",))
             .select_related("provider", "support_contact", "customer")
             .get(pk=subscription.pk)
         )
