@@ -137,3 +137,18 @@ def test_the_dashboard_counts_only_the_partners_own_world(client, db):
     assert [row["support_contact__name"] for row in response.context["per_contact"]] == [
         mine.provider.name
     ]
+
+
+@pytest.mark.parametrize(
+    ("username", "links"),
+    [
+        ("globaladmin", ["Dashboard", "Customers", "My access"]),
+        ("salesagent", ["Dashboard", "Customers", "My access"]),
+        ("usermgmtadmin", ["My access"]),
+        ("adatumadmin", ["Admin", "Support"]),
+    ],
+)
+def test_the_navigation_shows_only_what_the_user_may_use(client, demo_user, username, links):
+    client.force_login(demo_user(username))
+    response = client.get(reverse("home"), follow=True)
+    assert [link.label for link in response.context["navigation"]] == links
