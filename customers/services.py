@@ -108,3 +108,37 @@ def _last_change(subscription: Subscription) -> SupportContactChange | None:
         .order_by("-changed_at", "-pk")
         .first()
     )
+
+
+def support_contacts_fall_back(
+    *,
+    subscriptions,
+    by: User | None,
+    through: str = SupportContactChange.Through.RELATIONSHIP_REMOVAL,
+) -> list[SupportContactChange]:
+    """Give each of `subscriptions` its provider back as designated contact, recorded in history.
+
+    For relationship changes that make a reseller ineligible. Runs in the caller's transaction:
+    locks the rows, records one history entry each, and updates them in one statement.
+    """
+    locked = list(
+        subscriptions.exclude(support_contact_id=F("provider_id"))
+        .select_for_update(of=("self",))
+        .only("pk", "provider_id", "support_contact_id")
+    )
+    if not locked:
+        return []
+    changes = SupportContactChange.objects.bulk_create(
+        SupportContactChange(
+            subscription_id=s.pk,
+            from_contact_id=s.support_contact_id,
+            to_contact_id=s.provider_id,
+            changed_by=by,
+            through=through,
+        )
+        for s in locked
+    )
+    Subscription.objects.filter(pk__in=[s.pk for s in locked]).update(
+        support_contact_id=F("provider_id"), version=F("version") + 1
+    )
+    return changes

@@ -20,7 +20,6 @@ from customers.services import (
 from partnercenter.access import customer_admin_required, requires
 from partnercenter.htmx import is_htmx_target, render_page
 from partnercenter.roles import Capability
-from relationships.models import CustomerRelationship
 
 CUSTOMERS_PER_PAGE = 25
 HISTORY_SHOWN = 50
@@ -71,23 +70,6 @@ def customer_detail(request, customer_id):
         request,
         "customers/customer_detail.html",
         {"customer": customer, "subscriptions": subscriptions, "tab": "subscriptions"},
-    )
-
-
-@require_GET
-@requires(Capability.VIEW_CUSTOMERS)
-def customer_relationships(request, customer_id):
-    """The partners that work with a customer, and whether each holds DAP."""
-    customer = _visible_customer(request, customer_id)
-    relationships = (
-        CustomerRelationship.objects.filter(customer=customer)
-        .select_related("partner")
-        .order_by("state", "partner__name")
-    )
-    return TemplateResponse(
-        request,
-        "customers/customer_relationships.html",
-        {"customer": customer, "relationships": relationships, "tab": "relationships"},
     )
 
 

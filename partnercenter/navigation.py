@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from partnercenter.models import PartnerKind
 from partnercenter.roles import Capability
 
 
@@ -14,6 +15,7 @@ class NavItem:
     label: str | Promise
     url_name: str
     capability: Capability | None = None  # None: anyone on that side (staff or customer)
+    partner_kind: str | None = None  # only for staff of this kind of partner
     section: bool = False  # also current on the pages below its URL
 
 
@@ -27,12 +29,27 @@ class NavLink:
 STAFF_NAVIGATION = [
     NavItem(_("Dashboard"), "dashboard", Capability.VIEW_CUSTOMERS),
     NavItem(_("Customers"), "customer_list", Capability.VIEW_CUSTOMERS, section=True),
+    NavItem(
+        _("Indirect resellers"),
+        "partnerships",
+        Capability.VIEW_CUSTOMERS,
+        section=True,
+        partner_kind=PartnerKind.INDIRECT_PROVIDER,
+    ),
+    NavItem(
+        _("Indirect providers"),
+        "partnerships",
+        Capability.VIEW_CUSTOMERS,
+        section=True,
+        partner_kind=PartnerKind.INDIRECT_RESELLER,
+    ),
     NavItem(_("My access"), "my_access"),
 ]
 
 CUSTOMER_NAVIGATION = [
     NavItem(_("Admin"), "customer_admin_home"),
     NavItem(_("Support"), "customer_support"),
+    NavItem(_("Partner relationships"), "customer_partner_relationships"),
 ]
 
 
@@ -42,7 +59,12 @@ def _items_for(user) -> list[NavItem]:
     if user.is_customer_admin:
         return CUSTOMER_NAVIGATION
     if user.is_partner_staff:
-        return [i for i in STAFF_NAVIGATION if i.capability is None or user.can(i.capability)]
+        return [
+            item
+            for item in STAFF_NAVIGATION
+            if (item.capability is None or user.can(item.capability))
+            and (item.partner_kind is None or item.partner_kind == user.partner.kind)
+        ]
     return []
 
 

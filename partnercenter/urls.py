@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 from customers import views as customer_views
 from partnercenter import views
 from partnercenter.access import public, signed_in
+from relationships import views as relationship_views
 
 admin.site.site_header = "partnercenter back office"
 admin.site.site_title = "partnercenter back office"
@@ -18,8 +19,40 @@ urlpatterns = [
     path("customers/<int:customer_id>/", customer_views.customer_detail, name="customer_detail"),
     path(
         "customers/<int:customer_id>/relationships/",
-        customer_views.customer_relationships,
+        relationship_views.customer_relationships,
         name="customer_relationships",
+    ),
+    path(
+        "customers/<int:customer_id>/relationships/request/",
+        relationship_views.relationship_request_new,
+        name="relationship_request_new",
+    ),
+    path(
+        "customers/<int:customer_id>/relationships/requests/<int:request_id>/",
+        relationship_views.relationship_request_detail,
+        name="relationship_request_detail",
+    ),
+    path(
+        "customers/<int:customer_id>/relationships/<int:relationship_id>/remove/",
+        relationship_views.relationship_remove,
+        name="relationship_remove",
+    ),
+    path("partners/", relationship_views.partnerships, name="partnerships"),
+    path("partners/request/", relationship_views.partnership_request, name="partnership_request"),
+    path(
+        "partners/<int:partnership_id>/accept/",
+        relationship_views.partnership_accept,
+        name="partnership_accept",
+    ),
+    path(
+        "partners/<int:partnership_id>/decline/",
+        relationship_views.partnership_decline,
+        name="partnership_decline",
+    ),
+    path(
+        "partners/<int:partnership_id>/remove/",
+        relationship_views.partnership_remove,
+        name="partnership_remove",
     ),
     path(
         "customers/<int:customer_id>/subscriptions/<int:subscription_id>/",
@@ -38,6 +71,27 @@ urlpatterns = [
     ),
     path("admin/", customer_views.customer_admin_home, name="customer_admin_home"),
     path("admin/support/", customer_views.customer_support, name="customer_support"),
+    path(
+        "admin/relationships/",
+        relationship_views.customer_partner_relationships,
+        name="customer_partner_relationships",
+    ),
+    path(
+        "admin/relationships/requests/<int:request_id>/accept/",
+        relationship_views.invitation_accept,
+        name="invitation_accept",
+    ),
+    path(
+        "admin/relationships/requests/<int:request_id>/decline/",
+        relationship_views.invitation_decline,
+        name="invitation_decline",
+    ),
+    path(
+        "admin/relationships/<int:relationship_id>/remove-dap/",
+        relationship_views.delegated_admin_remove,
+        name="delegated_admin_remove",
+    ),
+    path("invitations/<str:token>/", relationship_views.invitation, name="invitation"),
     path(
         "accounts/login/",
         public(auth_views.LoginView.as_view(redirect_authenticated_user=True)),

@@ -25,6 +25,18 @@ def _state_check(name: str):
     )
 
 
+class ResellerPartnershipQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """A partner's own partnerships, from either side."""
+        partner_id = getattr(user, "partner_id", None)
+        if partner_id is None:
+            return self.none()
+        return self.filter(models.Q(provider_id=partner_id) | models.Q(reseller_id=partner_id))
+
+    def live(self):
+        return self.exclude(state=RelationshipState.REMOVED)
+
+
 class ResellerPartnership(models.Model):
     """An agreement between an indirect provider and an indirect reseller."""
 
@@ -51,6 +63,8 @@ class ResellerPartnership(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
+    objects = ResellerPartnershipQuerySet.as_manager()
+
     class Meta:
         ordering = ["provider__name", "reseller__name"]
         verbose_name = _("reseller partnership")
@@ -70,6 +84,30 @@ class ResellerPartnership(models.Model):
 
     def __str__(self):
         return f"{self.provider} ↔ {self.reseller} ({self.get_state_display()})"
+
+
+class CustomerRelationshipQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """For staff: their partner's own relationships, and (for a provider) those of its
+        resellers with the provider's customers. For a customer admin: their customer's."""
+        partner = getattr(user, "partner", None)
+        if partner is not None:
+            own = models.Q(partner_id=partner.pk)
+            if not partner.is_provider:
+                return self.filter(own)
+            customers = CustomerRelationship.objects.filter(
+                partner_id=partner.pk, state=RelationshipState.ACTIVE
+            ).values("customer_id")
+            resellers = ResellerPartnership.objects.filter(provider_id=partner.pk).values(
+                "reseller_id"
+            )
+            return self.filter(own | models.Q(customer_id__in=customers, partner_id__in=resellers))
+        if getattr(user, "customer_id", None):
+            return self.filter(customer_id=user.customer_id)
+        return self.none()
+
+    def active(self):
+        return self.filter(state=RelationshipState.ACTIVE)
 
 
 class CustomerRelationship(models.Model):
@@ -96,6 +134,8 @@ class CustomerRelationship(models.Model):
     delegated_admin = models.BooleanField(_("delegated admin privileges"), default=False)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = CustomerRelationshipQuerySet.as_manager()
 
     class Meta:
         ordering = ["customer__name", "partner__name"]
@@ -127,6 +167,24 @@ class RequestState(models.TextChoices):
     ACCEPTED = "accepted", _("Accepted")
     DECLINED = "declined", _("Declined")
     CANCELLED = "cancelled", _("Cancelled")
+    EXPIRED = "expired", _("Expired")
+
+
+class RelationshipRequestQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Staff: requests their partner made or that name it. Customer admins: their own."""
+        partner_id = getattr(user, "partner_id", None)
+        if partner_id is not None:
+            return self.filter(
+                models.Q(requested_through_id=partner_id) | models.Q(partner_id=partner_id)
+            )
+        if getattr(user, "customer_id", None):
+            return self.filter(customer_id=user.customer_id)
+        return self.none()
+
+    def open(self):
+        """Pending and not yet past their expiry."""
+        return self.filter(state=RequestState.PENDING, expires_at__gt=timezone.now())
 
 
 class RelationshipRequest(models.Model):
@@ -181,6 +239,8 @@ class RelationshipRequest(models.Model):
     )
     responded_at = models.DateTimeField(_("responded"), null=True, blank=True)
 
+    objects = RelationshipRequestQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         verbose_name = _("relationship request")
@@ -207,3 +267,14 @@ class RelationshipRequest(models.Model):
     @property
     def is_expired(self) -> bool:
         return timezone.now() >= self.expires_at
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == RequestState.PENDING and not self.is_expired
+
+    @property
+    def shown_state(self) -> str:
+        """The state as people see it: a pending request past its date is expired."""
+        if self.state == RequestState.PENDING and self.is_expired:
+            return RequestState.EXPIRED.label
+        return self.get_state_display()

@@ -13,6 +13,7 @@ from tests import factories
 from tests.urlwalk import product_routes
 
 PUBLIC, SIGNED_IN, STAFF, CUSTOMER_ADMIN = "public", "signed_in", "partner_staff", "customer_admin"
+INVITEE = "invitee"  # any signed-in user may follow the link; only the customer's admin gets in
 
 # url name -> {method: policy}; methods not listed answer 405.
 EXPECTED_POLICIES = {
@@ -29,7 +30,31 @@ EXPECTED_POLICIES = {
     "support_contact_change": {"GET": Capability.VIEW_CUSTOMERS},
     "customer_admin_home": {"GET": CUSTOMER_ADMIN},
     "customer_support": {"GET": CUSTOMER_ADMIN},
+    "relationship_request_new": {
+        "GET": Capability.REQUEST_RELATIONSHIP,
+        "POST": Capability.REQUEST_RELATIONSHIP,
+    },
+    "relationship_request_detail": {"GET": Capability.REQUEST_RELATIONSHIP},
+    "relationship_remove": {
+        "GET": Capability.REMOVE_RELATIONSHIP,
+        "POST": Capability.REMOVE_RELATIONSHIP,
+    },
+    "partnerships": {"GET": Capability.VIEW_CUSTOMERS},
+    "partnership_request": {"POST": Capability.REQUEST_RELATIONSHIP},
+    "partnership_accept": {"POST": Capability.REQUEST_RELATIONSHIP},
+    "partnership_decline": {"POST": Capability.REQUEST_RELATIONSHIP},
+    "partnership_remove": {
+        "GET": Capability.REMOVE_RELATIONSHIP,
+        "POST": Capability.REMOVE_RELATIONSHIP,
+    },
+    "customer_partner_relationships": {"GET": CUSTOMER_ADMIN},
+    "invitation_accept": {"POST": CUSTOMER_ADMIN},
+    "invitation_decline": {"POST": CUSTOMER_ADMIN},
+    "delegated_admin_remove": {"GET": CUSTOMER_ADMIN, "POST": CUSTOMER_ADMIN},
+    "invitation": {"GET": INVITEE},
 }
+# Pages used by a reseller's staff (the others: the provider's). Role users sit on that side.
+RESELLER_SIDE = {"partnership_accept", "partnership_decline"}
 
 USERS = ["anonymous", *[r.value for r in Role], "no_role", "customer_admin"]
 ROUTES = product_routes()
@@ -43,6 +68,7 @@ def test_each_views_declared_policy_matches_the_expected_one():
     for route in ROUTES:
         declared = route.view.access_policy
         wanted = {str(p) for p in EXPECTED_POLICIES[route.name].values()}
+        wanted = {SIGNED_IN if p == INVITEE else p for p in wanted}
         assert declared.removeprefix("capability:") in wanted, route
 
 
@@ -53,8 +79,10 @@ def _expected_status(user: str, policy) -> set[int]:
         return {302}
     if policy == SIGNED_IN:
         return {200, 302}
+    if policy == INVITEE:
+        return {302} if user == "customer_admin" else {403}
     if policy == CUSTOMER_ADMIN:
-        return {200} if user == "customer_admin" else {403}
+        return {200, 302} if user == "customer_admin" else {403}
     if policy == STAFF:
         return {403} if user == "customer_admin" else {200}
     granted = user in {r.value for r in roles_with(policy)}
@@ -66,24 +94,33 @@ def world(db):
     subscription = factories.SubscriptionFactory()
     provider, customer = subscription.provider, subscription.customer
     factories.CustomerRelationshipFactory(partner=provider, customer=customer)
+    reseller = factories.ResellerPartnershipFactory(provider=provider).reseller
+    relationship = factories.CustomerRelationshipFactory(customer=customer, partner=reseller)
     change = support_contact_assign(
-        subscription=subscription,
-        contact=factories.CustomerRelationshipFactory(
-            customer=customer,
-            partner=factories.ResellerPartnershipFactory(provider=provider).reseller,
-        ).partner,
-        by=None,
-        expected_version=1,
+        subscription=subscription, contact=reseller, by=None, expected_version=1
     )
-    users = {
-        role.value: factories.StaffUserFactory(partner=provider, roles=[role]) for role in Role
-    }
-    users["no_role"] = factories.StaffUserFactory(partner=provider)
-    users["customer_admin"] = factories.CustomerAdminFactory(customer=customer)
+    asking = factories.ResellerFactory()
+    partnership = factories.ResellerPartnershipFactory(
+        provider=provider, reseller=asking, state="requested"
+    )
+    invitation = factories.RelationshipRequestFactory(
+        partner=asking, requested_through=provider, customer=customer
+    )
+    users = {}
+    for side, partner in (("provider", provider), ("reseller", asking)):
+        for role in Role:
+            users[side, role.value] = factories.StaffUserFactory(partner=partner, roles=[role])
+        users[side, "no_role"] = factories.StaffUserFactory(partner=partner)
+    admin = factories.CustomerAdminFactory(customer=customer)
+    users["provider", "customer_admin"] = users["reseller", "customer_admin"] = admin
     kwargs = {
         "customer_id": customer.pk,
         "subscription_id": subscription.pk,
         "change_id": change.pk,
+        "relationship_id": relationship.pk,
+        "request_id": invitation.pk,
+        "partnership_id": partnership.pk,
+        "token": invitation.token,
     }
     return users, kwargs
 
@@ -101,7 +138,8 @@ def _url(route, kwargs):
 def test_role_url_method(client, world, user, route, method):
     users, kwargs = world
     if user != "anonymous":
-        client.force_login(users[user])
+        side = "reseller" if route.name in RESELLER_SIDE else "provider"
+        client.force_login(users[side, user])
     response = client.generic(method, _url(route, kwargs))
     policy = EXPECTED_POLICIES[route.name].get(method)
     if policy is None:

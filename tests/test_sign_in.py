@@ -142,10 +142,11 @@ def test_the_dashboard_counts_only_the_partners_own_world(client, db):
 @pytest.mark.parametrize(
     ("username", "links"),
     [
-        ("globaladmin", ["Dashboard", "Customers", "My access"]),
-        ("salesagent", ["Dashboard", "Customers", "My access"]),
+        ("globaladmin", ["Dashboard", "Customers", "Indirect resellers", "My access"]),
+        ("salesagent", ["Dashboard", "Customers", "Indirect resellers", "My access"]),
+        ("fabrikam", ["Dashboard", "Customers", "Indirect providers", "My access"]),
         ("usermgmtadmin", ["My access"]),
-        ("adatumadmin", ["Admin", "Support"]),
+        ("adatumadmin", ["Admin", "Support", "Partner relationships"]),
     ],
 )
 def test_the_navigation_shows_only_what_the_user_may_use(client, demo_user, username, links):

@@ -1,0 +1,291 @@
+"""Writes to partnerships, relationships and requests: atomic, checked, and history-keeping.
+
+Every refusal raises RelationshipError with a message for the person who asked; nothing is
+changed then.
+"""
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from customers.models import Customer, Subscription, SupportContactChange
+from customers.services import support_contacts_fall_back
+from partnercenter.models import Partner, User
+from relationships.models import (
+    CustomerRelationship,
+    RelationshipRequest,
+    RelationshipState,
+    RequestState,
+    ResellerPartnership,
+)
+
+
+class RelationshipError(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+# Provider ↔ reseller partnerships ----------------------------------------------------------
+
+
+@transaction.atomic
+def reseller_partnership_request(*, provider: Partner, partner_id: str, by: User):
+    """Ask the reseller with MPN id `partner_id` for a partnership with `provider`."""
+    reseller = Partner.objects.filter(partner_id=partner_id.strip()).first()
+    if reseller is None:
+        raise RelationshipError(_("No partner has the partner id %(id)s.") % {"id": partner_id})
+    if not reseller.kind == Partner.Kind.INDIRECT_RESELLER:
+        raise RelationshipError(
+            _("%(partner)s is not an indirect reseller.") % {"partner": reseller.name}
+        )
+    existing = ResellerPartnership.objects.live().filter(provider=provider, reseller=reseller)
+    if current := existing.first():
+        raise RelationshipError(
+            _("A partnership with %(partner)s already exists (%(state)s).")
+            % {"partner": reseller.name, "state": current.get_state_display().lower()}
+        )
+    return ResellerPartnership.objects.create(
+        provider=provider, reseller=reseller, state=RelationshipState.REQUESTED
+    )
+
+
+def _requested_partnership(partnership_id: int, reseller: Partner) -> ResellerPartnership:
+    partnership = (
+        ResellerPartnership.objects.select_for_update()
+        .filter(pk=partnership_id, reseller=reseller)
+        .first()
+    )
+    if partnership is None or partnership.state != RelationshipState.REQUESTED:
+        raise RelationshipError(_("This partnership request is no longer open; nothing changed."))
+    return partnership
+
+
+@transaction.atomic
+def reseller_partnership_accept(*, partnership: ResellerPartnership, by: User):
+    partnership = _requested_partnership(partnership.pk, by.partner)
+    partnership.state = RelationshipState.ACTIVE
+    partnership.save(update_fields=["state", "updated_at"])
+    return partnership
+
+
+@transaction.atomic
+def reseller_partnership_decline(*, partnership: ResellerPartnership, by: User):
+    partnership = _requested_partnership(partnership.pk, by.partner)
+    partnership.state = RelationshipState.REMOVED
+    partnership.save(update_fields=["state", "updated_at"])
+    return partnership
+
+
+def partnership_removal_fallbacks(partnership: ResellerPartnership):
+    """The subscriptions whose contact falls back to the provider if `partnership` ends."""
+    return Subscription.objects.filter(
+        provider_id=partnership.provider_id, support_contact_id=partnership.reseller_id
+    )
+
+
+@transaction.atomic
+def reseller_partnership_remove(
+    *, partnership: ResellerPartnership, by: User
+) -> list[SupportContactChange]:
+    """End a partnership; the reseller's designated subscriptions fall back to the provider."""
+    partnership = ResellerPartnership.objects.select_for_update().get(pk=partnership.pk)
+    if partnership.state == RelationshipState.REMOVED:
+        raise RelationshipError(_("This partnership was already removed; nothing changed."))
+    partnership.state = RelationshipState.REMOVED
+    partnership.save(update_fields=["state", "updated_at"])
+    return support_contacts_fall_back(
+        subscriptions=partnership_removal_fallbacks(partnership), by=by
+    )
+
+
+# Partner ↔ customer relationships -----------------------------------------------------------
+
+
+def requestable_partners(provider_or_reseller: Partner) -> list[Partner]:
+    """Who staff of this partner may request a customer relationship for: the partner itself
+    and, for a provider, each reseller it has an active partnership with."""
+    partners = [provider_or_reseller]
+    if provider_or_reseller.is_provider:
+        partners += [
+            p.reseller
+            for p in ResellerPartnership.objects.filter(
+                provider=provider_or_reseller, state=RelationshipState.ACTIVE
+            )
+            .select_related("reseller")
+            .order_by("reseller__name")
+        ]
+    return partners
+
+
+@transaction.atomic
+def relationship_request_create(
+    *, customer: Customer, partner: Partner, include_delegated_admin: bool, by: User
+) -> RelationshipRequest:
+    """Invite `customer` to a relationship with `partner` (staff's own or one of its resellers)."""
+    if partner.pk not in {p.pk for p in requestable_partners(by.partner)}:
+        raise RelationshipError(
+            _(
+                "%(partner)s is not a partner you can request a relationship for: its partnership "
+                "with %(you)s is not active."
+            )
+            % {"partner": partner.name, "you": by.partner.name}
+        )
+    relationship = CustomerRelationship.objects.active().filter(partner=partner, customer=customer)
+    current = relationship.first()
+    if current and (current.delegated_admin or not include_delegated_admin):
+        raise RelationshipError(
+            _("%(partner)s already has a relationship with %(customer)s; nothing to request.")
+            % {"partner": partner.name, "customer": customer.name}
+        )
+    pending = RelationshipRequest.objects.filter(
+        partner=partner, customer=customer, state=RequestState.PENDING
+    ).select_for_update()
+    for earlier in pending:
+        if not earlier.is_expired:
+            raise RelationshipError(
+                _(
+                    "A request for %(partner)s is already pending with %(customer)s (sent "
+                    "%(date)s); it can be accepted until %(expires)s."
+                )
+                % {
+                    "partner": partner.name,
+                    "customer": customer.name,
+                    "date": timezone.localtime(earlier.created_at).date(),
+                    "expires": timezone.localtime(earlier.expires_at).date(),
+                }
+            )
+        earlier.state = RequestState.EXPIRED
+        earlier.save(update_fields=["state"])
+    return RelationshipRequest.objects.create(
+        partner=partner,
+        requested_through=by.partner,
+        customer=customer,
+        include_delegated_admin=include_delegated_admin,
+        requested_by=by,
+    )
+
+
+def _open_request_for(request_id: int, by: User) -> RelationshipRequest:
+    """The request, locked, if `by` is an admin of its customer and it can still be answered."""
+    request = (
+        RelationshipRequest.objects.select_for_update()
+        .select_related("partner", "customer")
+        .filter(pk=request_id)
+        .first()
+    )
+    if request is None or request.customer_id != by.customer_id:
+        raise RelationshipError(_("This invitation is meant for another organisation."))
+    if request.state == RequestState.ACCEPTED:
+        raise RelationshipError(_("This invitation was already accepted; nothing changed."))
+    if request.state != RequestState.PENDING:
+        raise RelationshipError(
+            _("This invitation was %(state)s; nothing changed.")
+            % {"state": request.get_state_display().lower()}
+        )
+    if request.is_expired:
+        raise RelationshipError(
+            _("This invitation expired on %(date)s; ask %(partner)s for a new one.")
+            % {"date": timezone.localtime(request.expires_at).date(), "partner": request.partner}
+        )
+    return request
+
+
+def _respond(request: RelationshipRequest, state: str, by: User) -> None:
+    request.state = state
+    request.responded_by = by
+    request.responded_at = timezone.now()
+    request.save(update_fields=["state", "responded_by", "responded_at"])
+
+
+@transaction.atomic
+def relationship_request_accept(*, request: RelationshipRequest, by: User) -> CustomerRelationship:
+    """The customer's admin accepts: the relationship becomes active, with DAP if asked."""
+    request = _open_request_for(request.pk, by)
+    relationship = (
+        CustomerRelationship.objects.select_for_update()
+        .exclude(state=RelationshipState.REMOVED)
+        .filter(partner=request.partner, customer=request.customer)
+        .first()
+    )
+    if relationship is None:
+        relationship = CustomerRelationship(partner=request.partner, customer=request.customer)
+    relationship.state = RelationshipState.ACTIVE
+    relationship.delegated_admin = relationship.delegated_admin or request.include_delegated_admin
+    relationship.save()
+    _respond(request, RequestState.ACCEPTED, by)
+    return relationship
+
+
+@transaction.atomic
+def relationship_request_decline(*, request: RelationshipRequest, by: User) -> None:
+    _respond(_open_request_for(request.pk, by), RequestState.DECLINED, by)
+
+
+def relationship_removal_fallbacks(relationship: CustomerRelationship):
+    """The customer's subscriptions whose contact falls back if this partner stops qualifying."""
+    return Subscription.objects.filter(
+        customer_id=relationship.customer_id, support_contact_id=relationship.partner_id
+    ).exclude(provider_id=relationship.partner_id)
+
+
+def relationship_removal_blocker(relationship: CustomerRelationship) -> str | None:
+    """Why this relationship cannot be removed now, or None."""
+    if relationship.state == RelationshipState.REMOVED:
+        return _("This relationship was already removed.")
+    if relationship.partner.is_provider:
+        active = Subscription.objects.filter(
+            customer_id=relationship.customer_id,
+            provider_id=relationship.partner_id,
+            status=Subscription.Status.ACTIVE,
+        ).count()
+        if active:
+            return _(
+                "%(customer)s still has %(count)s active subscription(s) billed through "
+                "%(partner)s. A provider cannot remove its own relationship with a customer "
+                "while that is so."
+            ) % {
+                "customer": relationship.customer.name,
+                "count": active,
+                "partner": relationship.partner.name,
+            }
+    return None
+
+
+@transaction.atomic
+def customer_relationship_remove(
+    *, relationship: CustomerRelationship, by: User
+) -> list[SupportContactChange]:
+    """End a relationship; subscriptions that had this reseller as contact fall back."""
+    relationship = (
+        CustomerRelationship.objects.select_for_update(of=("self",))
+        .select_related("partner", "customer")
+        .get(pk=relationship.pk)
+    )
+    if blocker := relationship_removal_blocker(relationship):
+        raise RelationshipError(blocker)
+    relationship.state = RelationshipState.REMOVED
+    relationship.delegated_admin = False
+    relationship.save(update_fields=["state", "delegated_admin", "updated_at"])
+    return support_contacts_fall_back(
+        subscriptions=relationship_removal_fallbacks(relationship), by=by
+    )
+
+
+@transaction.atomic
+def delegated_admin_remove(
+    *, relationship: CustomerRelationship, by: User
+) -> list[SupportContactChange]:
+    """The customer's admin withdraws DAP; the partner stops qualifying as support contact."""
+    relationship = CustomerRelationship.objects.select_for_update().get(pk=relationship.pk)
+    if relationship.customer_id != by.customer_id:
+        raise RelationshipError(_("This relationship belongs to another organisation."))
+    if not relationship.delegated_admin or relationship.state != RelationshipState.ACTIVE:
+        raise RelationshipError(
+            _("This partner holds no delegated admin privileges; nothing changed.")
+        )
+    relationship.delegated_admin = False
+    relationship.save(update_fields=["delegated_admin", "updated_at"])
+    return support_contacts_fall_back(
+        subscriptions=relationship_removal_fallbacks(relationship), by=by
+    )
