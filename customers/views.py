@@ -20,6 +20,7 @@ from customers.services import (
 from partnercenter.access import customer_admin_required, requires
 from partnercenter.htmx import is_htmx_target, render_page
 from partnercenter.roles import Capability
+from relationships.links import next_steps
 
 CUSTOMERS_PER_PAGE = 25
 HISTORY_SHOWN = 50
@@ -86,6 +87,10 @@ def _subscription_context(request, subscription, *, form=None, change=None) -> d
         "customer": subscription.customer,
         "subscription": subscription,
         "options": options,
+        # Only the provider's own staff learn which other resellers are tied to the customer.
+        "next_steps": next_steps(subscription.customer, options.not_listed)
+        if options and request.user.partner_id == subscription.provider_id
+        else [],
         "can_assign": can_assign,
         "form": form,
         "change": change,
