@@ -153,3 +153,11 @@ def test_the_navigation_shows_only_what_the_user_may_use(client, demo_user, user
     client.force_login(demo_user(username))
     response = client.get(reverse("home"), follow=True)
     assert [link.label for link in response.context["navigation"]] == links
+
+
+def test_pages_carry_a_strict_content_security_policy(client, db):
+    policy = client.get(LOGIN_URL)["Content-Security-Policy"]
+    assert "script-src 'self'" in policy
+    assert "style-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+    assert "frame-ancestors 'none'" in policy

@@ -50,7 +50,7 @@ def browser():
 @pytest.fixture
 def new_page(browser, live_server):
     """Open a fresh browser tab with its own cookies: `new_page(javascript=False)`."""
-    contexts = []
+    contexts, csp_violations = [], []
 
     def open_page(*, javascript: bool = True):
         context = browser.new_context(
@@ -58,11 +58,17 @@ def new_page(browser, live_server):
         )
         context.set_default_timeout(10_000)
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        page.on(
+            "console",
+            lambda m: "Content Security Policy" in m.text and csp_violations.append(m.text),
+        )
+        return page
 
     yield open_page
     for context in contexts:
         context.close()
+    assert not csp_violations, "the page broke its Content Security Policy"
 
 
 @pytest.fixture
