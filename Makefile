@@ -7,7 +7,7 @@ PORT ?= 8000
 CHROMIUM ?= /usr/bin/chromium
 STAMP := $(VENV)/.installed-from-lock
 
-.PHONY: install run test lint format lock browser clean
+.PHONY: install run test lint format lock browser messages clean
 
 $(STAMP): requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "partnercenter needs Python 3.11 or newer")'
@@ -44,6 +44,12 @@ test: install browser lint
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# Regenerate the translation catalogs from the code and compile them (needs GNU gettext).
+LANGS := de nl hu ru zh_Hant
+messages: install
+	DJANGO_DEBUG=1 $(BIN)/python manage.py makemessages --no-obsolete --no-location --no-wrap --ignore=.venv $(addprefix -l ,$(LANGS))
+	DJANGO_DEBUG=1 $(BIN)/python manage.py compilemessages --ignore=.venv
 
 # Re-pin every dependency after editing pyproject.toml.
 lock: install

@@ -3,6 +3,7 @@
 import uuid
 from functools import cached_property
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.core.validators import RegexValidator
 from django.db import models
@@ -84,6 +85,13 @@ class User(AbstractUser):
         null=True,
         blank=True,
         related_name="admins",
+    )
+    language = models.CharField(
+        _("language"),
+        max_length=10,
+        choices=settings.LANGUAGES,
+        blank=True,
+        help_text=_("The language the user chose; empty: the browser's."),
     )
 
     class Meta(AbstractUser.Meta):

@@ -1,15 +1,17 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
 from customers import views as customer_views
 from partnercenter import views
 from partnercenter.access import public, signed_in
+from partnercenter.i18n import set_language
 from relationships import views as relationship_views
 
-admin.site.site_header = "partnercenter back office"
-admin.site.site_title = "partnercenter back office"
+admin.site.site_header = _("partnercenter back office")
+admin.site.site_title = _("partnercenter back office")
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -105,4 +107,5 @@ urlpatterns = [
         name="backoffice_login",
     ),
     path("backoffice/", admin.site.urls),
+    path("i18n/setlang/", set_language, name="set_language"),
 ]

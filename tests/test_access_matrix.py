@@ -14,6 +14,7 @@ from tests.urlwalk import product_routes
 
 PUBLIC, SIGNED_IN, STAFF, CUSTOMER_ADMIN = "public", "signed_in", "partner_staff", "customer_admin"
 INVITEE = "invitee"  # any signed-in user may follow the link; only the customer's admin gets in
+LANGUAGE = "language"  # open to everyone, and always answers with a redirect
 
 # url name -> {method: policy}; methods not listed answer 405.
 EXPECTED_POLICIES = {
@@ -52,6 +53,7 @@ EXPECTED_POLICIES = {
     "invitation_decline": {"POST": CUSTOMER_ADMIN},
     "delegated_admin_remove": {"GET": CUSTOMER_ADMIN, "POST": CUSTOMER_ADMIN},
     "invitation": {"GET": INVITEE},
+    "set_language": {"POST": LANGUAGE},
 }
 # Pages used by a reseller's staff (the others: the provider's). Role users sit on that side.
 RESELLER_SIDE = {"partnership_accept", "partnership_decline"}
@@ -68,11 +70,13 @@ def test_each_views_declared_policy_matches_the_expected_one():
     for route in ROUTES:
         declared = route.view.access_policy
         wanted = {str(p) for p in EXPECTED_POLICIES[route.name].values()}
-        wanted = {SIGNED_IN if p == INVITEE else p for p in wanted}
+        wanted = {{INVITEE: SIGNED_IN, LANGUAGE: PUBLIC}.get(p, p) for p in wanted}
         assert declared.removeprefix("capability:") in wanted, route
 
 
 def _expected_status(user: str, policy) -> set[int]:
+    if policy == LANGUAGE:
+        return {302}
     if policy == PUBLIC:
         return {200} if user == "anonymous" else {302}
     if user == "anonymous":
@@ -143,9 +147,10 @@ def test_role_url_method(client, world, user, route, method):
     response = client.generic(method, _url(route, kwargs))
     policy = EXPECTED_POLICIES[route.name].get(method)
     if policy is None:
-        expected = {302} if user == "anonymous" and route.name != "login" else {405}
+        open_to_all = route.name in ("login", "set_language")
+        expected = {302} if user == "anonymous" and not open_to_all else {405}
     else:
         expected = _expected_status(user, policy)
     assert response.status_code in expected, (user, route.name, method, response.status_code)
-    if user == "anonymous" and response.status_code == 302 and route.name != "login":
+    if user == "anonymous" and response.status_code == 302 and policy not in (PUBLIC, LANGUAGE):
         assert response.url.startswith("/accounts/login/")
