@@ -187,15 +187,19 @@ def support_contact_change(request, customer_id, subscription_id, change_id):
     )
 
 
+def _own_subscriptions(customer_admin):
+    return (
+        Subscription.objects.visible_to(customer_admin)
+        .select_related("support_contact", "provider")
+        .order_by("offer_name", "pk")
+    )
+
+
 @require_GET
 @customer_admin_required
 def customer_admin_home(request):
     """A customer admin's overview of their organisation."""
-    subscriptions = (
-        Subscription.objects.visible_to(request.user)
-        .select_related("support_contact", "provider")
-        .order_by("offer_name", "pk")
-    )
+    subscriptions = _own_subscriptions(request.user)
     return TemplateResponse(
         request,
         "customers/admin_home.html",
@@ -207,11 +211,7 @@ def customer_admin_home(request):
 @customer_admin_required
 def customer_support(request):
     """For each subscription, the partner to contact for support and how to reach them."""
-    subscriptions = (
-        Subscription.objects.visible_to(request.user)
-        .select_related("support_contact", "provider")
-        .order_by("offer_name", "pk")
-    )
+    subscriptions = _own_subscriptions(request.user)
     return TemplateResponse(
         request,
         "customers/customer_support.html",

@@ -23,6 +23,17 @@ from relationships.models import (
     ResellerPartnership,
 )
 
+
+def _attempt(request, action, success) -> None:
+    """Run a service call and tell the user how it went: `success(result)` or why not."""
+    try:
+        result = action()
+    except services.RelationshipError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, success(result))
+
+
 # Staff: partnerships -------------------------------------------------------------------------
 
 
@@ -124,12 +135,11 @@ def _answer_partnership(request, partnership_id, answer, done_message):
     partnership = _own_partnership(request, partnership_id)
     if partnership.reseller_id != request.user.partner_id:
         raise PermissionDenied
-    try:
-        answer(partnership=partnership, by=request.user)
-    except services.RelationshipError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, done_message % {"provider": partnership.provider.name})
+    _attempt(
+        request,
+        lambda: answer(partnership=partnership, by=request.user),
+        lambda _result: done_message % {"provider": partnership.provider.name},
+    )
     return redirect("partnerships")
 
 
@@ -163,19 +173,17 @@ def partnership_remove(request, partnership_id):
     """Confirm, then end a partnership; its designated subscriptions fall back to the provider."""
     partnership = _own_partnership(request, partnership_id)
     if request.method == "POST":
-        try:
-            changes = services.reseller_partnership_remove(partnership=partnership, by=request.user)
-        except services.RelationshipError as error:
-            messages.error(request, error.message)
-        else:
-            messages.success(
-                request,
+        _attempt(
+            request,
+            lambda: services.reseller_partnership_remove(partnership=partnership, by=request.user),
+            lambda changes: (
                 _(
                     "The partnership with %(partner)s was removed. %(count)s subscription(s) "
                     "fell back to their provider as designated support contact."
                 )
-                % {"partner": partnership.reseller.name, "count": len(changes)},
-            )
+                % {"partner": partnership.reseller.name, "count": len(changes)}
+            ),
+        )
         return redirect("partnerships")
     fallbacks = (
         services.partnership_removal_fallbacks(partnership)
@@ -305,15 +313,12 @@ def relationship_remove(request, customer_id, relationship_id):
         pk=relationship_id,
     )
     if request.method == "POST":
-        try:
-            changes = services.customer_relationship_remove(
+        _attempt(
+            request,
+            lambda: services.customer_relationship_remove(
                 relationship=relationship, by=request.user
-            )
-        except services.RelationshipError as error:
-            messages.error(request, error.message)
-        else:
-            messages.success(
-                request,
+            ),
+            lambda changes: (
                 _(
                     "The relationship between %(partner)s and %(customer)s was removed. "
                     "%(count)s subscription(s) fell back to their provider as designated "
@@ -323,8 +328,9 @@ def relationship_remove(request, customer_id, relationship_id):
                     "partner": relationship.partner.name,
                     "customer": customer.name,
                     "count": len(changes),
-                },
-            )
+                }
+            ),
+        )
         return redirect("customer_relationships", customer.pk)
     fallbacks = services.relationship_removal_fallbacks(relationship).select_related("provider")
     return TemplateResponse(
@@ -376,12 +382,11 @@ def _answer_invitation(request, request_id, answer, done_message):
         RelationshipRequest.objects.visible_to(request.user).select_related("partner"),
         pk=request_id,
     )
-    try:
-        answer(request=invitation, by=request.user)
-    except services.RelationshipError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, done_message % {"partner": invitation.partner.name})
+    _attempt(
+        request,
+        lambda: answer(request=invitation, by=request.user),
+        lambda _result: done_message % {"partner": invitation.partner.name},
+    )
     return redirect("customer_partner_relationships")
 
 
@@ -418,16 +423,14 @@ def delegated_admin_remove(request, relationship_id):
         pk=relationship_id,
     )
     if request.method == "POST":
-        try:
-            services.delegated_admin_remove(relationship=relationship, by=request.user)
-        except services.RelationshipError as error:
-            messages.error(request, error.message)
-        else:
-            messages.success(
-                request,
+        _attempt(
+            request,
+            lambda: services.delegated_admin_remove(relationship=relationship, by=request.user),
+            lambda _changes: (
                 _("%(partner)s no longer holds delegated admin privileges.")
-                % {"partner": relationship.partner.name},
-            )
+                % {"partner": relationship.partner.name}
+            ),
+        )
         return redirect("customer_partner_relationships")
     return TemplateResponse(
         request,

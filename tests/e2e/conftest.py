@@ -52,9 +52,9 @@ def new_page(browser, live_server):
     """Open a fresh browser tab with its own cookies: `new_page(javascript=False)`."""
     contexts, csp_violations = [], []
 
-    def open_page(*, javascript: bool = True):
+    def open_page(*, javascript: bool = True, locale: str = "en-US"):
         context = browser.new_context(
-            base_url=live_server.url, locale="en-US", java_script_enabled=javascript
+            base_url=live_server.url, locale=locale, java_script_enabled=javascript
         )
         context.set_default_timeout(10_000)
         contexts.append(context)
