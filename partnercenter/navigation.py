@@ -27,12 +27,16 @@ class NavLink:
 STAFF_NAVIGATION = [
     NavItem(_("Dashboard"), "dashboard", Capability.VIEW_CUSTOMERS),
     NavItem(_("Customers"), "customer_list", Capability.VIEW_CUSTOMERS, section=True),
+    NavItem(_("History"), "history", Capability.VIEW_HISTORY),
+    NavItem(_("Users"), "user_list", Capability.MANAGE_USERS, section=True),
+    NavItem(_("Support profile"), "support_profile", Capability.VIEW_SUPPORT_PROFILE),
     NavItem(_("My access"), "my_access"),
 ]
 
 CUSTOMER_NAVIGATION = [
     NavItem(_("Admin"), "customer_admin_home"),
     NavItem(_("Support"), "customer_support"),
+    NavItem(_("My access"), "my_access"),
 ]
 
 
