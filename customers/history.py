@@ -52,7 +52,7 @@ class HistoryFilterForm(forms.Form):
     )
 
     def __init__(self, data, *, changes):
-        super().__init__(data)
+        super().__init__(data, label_suffix="")
         anyone = [("", _("Anyone"))]
         self.fields["contact"].choices = [("", _("Any partner"))] + [
             (p.pk, p.name)

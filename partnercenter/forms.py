@@ -1,6 +1,7 @@
 """Forms for partner users, roles and the support profile. They read input; services decide."""
 
 from django import forms
+from django.contrib.auth import forms as auth_forms
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.utils.translation import gettext_lazy as _
@@ -10,6 +11,14 @@ from partnercenter.phones import international_format, normalise_phone
 from partnercenter.roles import Role
 
 ONLY_GLOBAL_ADMIN = _("Only a global admin may grant or remove the global admin role.")
+
+
+class PlainLabels:
+    """Labels without Django's trailing colon, like the rest of the product's forms."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
 
 
 class RoleCheckboxes(forms.CheckboxSelectMultiple):
@@ -59,7 +68,7 @@ class _RolesMixin:
         return sorted(submitted)
 
 
-class UserAddForm(_RolesMixin, forms.Form):
+class UserAddForm(_RolesMixin, PlainLabels, forms.Form):
     username = forms.CharField(
         label=_("Username"),
         max_length=150,
@@ -79,7 +88,7 @@ class UserAddForm(_RolesMixin, forms.Form):
         self._lock_roles(by, frozenset())
 
 
-class UserRolesForm(_RolesMixin, forms.Form):
+class UserRolesForm(_RolesMixin, PlainLabels, forms.Form):
     roles = RolesField()
 
     def __init__(self, *args, by: User, user: User, **kwargs):
@@ -88,7 +97,7 @@ class UserRolesForm(_RolesMixin, forms.Form):
         self._lock_roles(by, user.roles)
 
 
-class SupportProfileForm(forms.Form):
+class SupportProfileForm(PlainLabels, forms.Form):
     email = forms.EmailField(label=_("Support email"), required=False)
     phone = forms.CharField(
         label=_("Support phone"),
@@ -122,6 +131,7 @@ class SupportProfileForm(forms.Form):
 
     @classmethod
     def for_partner(cls, partner, data=None):
+        """The form filled with `partner`'s current details."""
         return cls(
             data,
             initial={
@@ -131,3 +141,7 @@ class SupportProfileForm(forms.Form):
                 "hours": partner.support_hours,
             },
         )
+
+
+class SetPasswordForm(PlainLabels, auth_forms.SetPasswordForm):
+    pass

@@ -115,16 +115,16 @@ def user_roles_set(*, user: User, roles: Iterable[str], by: User) -> User:
         user = _fresh(user)
         _check_manager(by, user.partner_id)
         held = user.roles
-        if Role.GLOBAL_ADMIN in (held ^ wanted) and Role.GLOBAL_ADMIN not in by.roles:
-            raise PartnerAdminError(
-                _("Only a global admin may grant or remove the global admin role.")
-            )
         if (
             Role.GLOBAL_ADMIN in held
             and Role.GLOBAL_ADMIN not in wanted
             and _is_last_active_global_admin(user)
         ):
             raise PartnerAdminError(LAST_GLOBAL_ADMIN % _names(user))
+        if Role.GLOBAL_ADMIN in (held ^ wanted) and Role.GLOBAL_ADMIN not in by.roles:
+            raise PartnerAdminError(
+                _("Only a global admin may grant or remove the global admin role.")
+            )
         RoleAssignment.objects.filter(user=user, role__in=held - wanted).delete()
         RoleAssignment.objects.bulk_create(RoleAssignment(user=user, role=r) for r in wanted - held)
     return _fresh(user)
@@ -136,15 +136,15 @@ def user_deactivate(*, user: User, by: User) -> User:
         _lock_partner(user.partner_id)
         user = _fresh(user)
         _check_manager(by, user.partner_id)
+        if not user.is_active:
+            return user
+        if _is_last_active_global_admin(user):
+            raise PartnerAdminError(LAST_GLOBAL_ADMIN % _names(user))
         if user.pk == by.pk:
             raise PartnerAdminError(
                 _("You cannot deactivate your own account. Ask another admin to do it.")
             )
         _check_may_touch_global_admin(by, user)
-        if not user.is_active:
-            return user
-        if _is_last_active_global_admin(user):
-            raise PartnerAdminError(LAST_GLOBAL_ADMIN % _names(user))
         # A new session generation changes the session hash: every session of the user ends
         # at its next request, and stays ended if the user is reactivated later.
         User.objects.filter(pk=user.pk).update(

@@ -18,9 +18,10 @@ from django_otp.qr import write_qrcode_image
 
 from partnercenter import two_step
 from partnercenter.access import signed_in
+from partnercenter.forms import PlainLabels
 
 
-class CodeForm(forms.Form):
+class CodeForm(PlainLabels, forms.Form):
     code = forms.CharField(
         label=gettext_lazy("Code"),
         max_length=32,

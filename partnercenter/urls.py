@@ -7,6 +7,7 @@ from customers import history
 from customers import views as customer_views
 from partnercenter import two_step_views, user_views, views
 from partnercenter.access import public, signed_in
+from partnercenter.forms import SetPasswordForm
 
 admin.site.site_header = "partnercenter back office"
 admin.site.site_title = "partnercenter back office"
@@ -75,6 +76,7 @@ urlpatterns = [
         public(
             auth_views.PasswordResetConfirmView.as_view(
                 template_name="registration/set_password.html",
+                form_class=SetPasswordForm,
                 success_url=reverse_lazy("password_set_done"),
             )
         ),
