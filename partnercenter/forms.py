@@ -114,6 +114,7 @@ class SupportProfileForm(PlainLabels, forms.Form):
             URLValidator(
                 schemes=["https"],
                 message=_("Enter a website address that starts with https://."),
+                code="https_required",
             )
         ],
         help_text=_("An https:// address."),

@@ -54,7 +54,9 @@ class Partner(models.Model):
         blank=True,
         validators=[
             URLValidator(
-                schemes=["https"], message=_("Enter a website address that starts with https://.")
+                schemes=["https"],
+                message=_("Enter a website address that starts with https://."),
+                code="https_required",
             )
         ],
     )
