@@ -133,12 +133,15 @@ def setup_confirm(*, request, code: str) -> list[str]:
         )
         if device is None:
             raise TwoStepError(_("Start the set-up again: the page was out of date."))
-        verified = code.isdigit() and len(code) == 6 and device.verify_token(code)
+        allowed = device.verify_is_allowed()[0]
+        verified = allowed and code.isdigit() and len(code) == 6 and device.verify_token(code)
         if verified:
             TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
             device.confirmed = True
             device.save(update_fields=["confirmed"])
             codes = _new_recovery_codes(user)
+    if not allowed:
+        raise TwoStepError(_("Too many wrong codes. Wait a minute, then try again."))
     if not verified:
         raise TwoStepError(_("That code is not right. Enter the 6-digit code your app shows now."))
     _complete(request, device)

@@ -10,8 +10,8 @@ from django.contrib.admin.sites import site as admin_site
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.urls import reverse
-from django.utils.html import escape
 from django.utils import timezone
+from django.utils.html import escape
 
 from customers.models import Subscription, SupportContactChange
 from customers.services import support_contact_assign
