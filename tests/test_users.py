@@ -329,3 +329,13 @@ def test_roles_are_stored_once_each(demo_user):
         user=agent, roles=["sales_agent", "sales_agent", "admin_agent"], by=admin
     )
     assert RoleAssignment.objects.filter(user=agent).count() == 2
+
+
+def test_my_access_shows_a_customer_admin_the_table_and_that_staff_roles_do_not_apply(
+    client, demo_user
+):
+    client.force_login(demo_user("adatumadmin"))
+    html = client.get(reverse("my_access")).content.decode()
+    assert "You are an admin of Adatum Corporation" in html
+    assert "Manage partner users and their roles" in html
+    assert "Two-step verification is off" in html
