@@ -200,6 +200,19 @@ class ChangeThrough(models.TextChoices):
 
 
 class SupportContactChangeQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """A provider: the changes of the subscriptions it sees. A reseller: the changes that
+        made it, or stopped it being, a designated support contact. Others: none."""
+        partner = getattr(user, "partner", None)
+        if partner is None:
+            return self.none()
+        if partner.is_provider:
+            return self.filter(
+                subscription__provider_id=partner.pk,
+                subscription__customer_id__in=_customers_working_with(partner.pk),
+            )
+        return self.filter(models.Q(from_contact=partner) | models.Q(to_contact=partner))
+
     def update(self, **kwargs):
         raise PermissionError("Support contact history cannot be edited.")
 

@@ -242,6 +242,8 @@ def _create_demo_users(provider, resellers, adatum, report: SeedReport) -> None:
             password=password,
             partner=partner,
             customer=None if partner else adatum,
+            # Demo users sign in with the demo password alone (README: how to require 2FA).
+            two_step_exempt=True,
         )
         if demo.role:
             RoleAssignment.objects.create(user=user, role=demo.role)

@@ -5,10 +5,13 @@ from functools import cached_property
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
-from django.core.validators import RegexValidator
+from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.core.validators import RegexValidator, URLValidator
 from django.db import models
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
+from partnercenter.phones import validate_e164_phone
 from partnercenter.roles import Capability, Role, capabilities_for
 
 partner_id_validator = RegexValidator(r"^[0-9]{4,12}$", _("A partner id is 4 to 12 digits."))
@@ -39,8 +42,24 @@ class Partner(models.Model):
     )
     name = models.CharField(_("name"), max_length=200)
     support_email = models.EmailField(_("support email"), blank=True)
-    support_phone = models.CharField(_("support phone"), max_length=32, blank=True)
-    support_website = models.URLField(_("support website"), blank=True)
+    support_phone = models.CharField(
+        _("support phone"),
+        max_length=32,
+        blank=True,
+        validators=[validate_e164_phone],
+        help_text=_("International form, stored as E.164: +14255550100."),
+    )
+    support_website = models.URLField(
+        _("support website"),
+        blank=True,
+        validators=[
+            URLValidator(
+                schemes=["https"],
+                message=_("Enter a website address that starts with https://."),
+                code="https_required",
+            )
+        ],
+    )
     support_hours = models.CharField(_("support hours"), max_length=200, blank=True)
 
     objects = PartnerQuerySet.as_manager()
@@ -65,6 +84,21 @@ class Partner(models.Model):
     @property
     def is_provider(self) -> bool:
         return self.kind == self.Kind.INDIRECT_PROVIDER
+
+
+class UserQuerySet(models.QuerySet):
+    def manageable_by(self, user):
+        """The staff of the user's own partner, for a user who may manage users; else none."""
+        if getattr(user, "partner_id", None) and user.can(Capability.MANAGE_USERS):
+            return self.filter(partner_id=user.partner_id)
+        return self.none()
+
+    def active_global_admins(self):
+        return self.filter(is_active=True, role_assignments__role=Role.GLOBAL_ADMIN)
+
+
+class UserManager(DjangoUserManager.from_queryset(UserQuerySet)):
+    pass
 
 
 class User(AbstractUser):
@@ -93,6 +127,18 @@ class User(AbstractUser):
         blank=True,
         help_text=_("The language the user chose; empty: the browser's."),
     )
+    two_step_exempt = models.BooleanField(
+        _("may skip two-step verification"),
+        default=False,
+        help_text=_(
+            "Only for demo and test accounts: a global admin who may skip it is not asked to "
+            "set up two-step verification."
+        ),
+    )
+    # Part of the session hash: bumping it ends every session of the user (on deactivation).
+    session_generation = models.PositiveIntegerField(_("session generation"), default=0)
+
+    objects = UserManager()
 
     class Meta(AbstractUser.Meta):
         constraints = [
@@ -122,6 +168,28 @@ class User(AbstractUser):
 
     def can(self, capability: Capability | str) -> bool:
         return Capability(capability) in self.capabilities
+
+    @property
+    def two_step_required(self) -> bool:
+        """Global admins must use two-step verification, unless exempted (demo accounts)."""
+        return Role.GLOBAL_ADMIN in self.roles and not self.two_step_exempt
+
+    def get_session_auth_hash(self):
+        return self._session_hash(secret=None)
+
+    def get_session_auth_fallback_hash(self):
+        for secret in settings.SECRET_KEY_FALLBACKS:
+            yield self._session_hash(secret=secret)
+
+    def _session_hash(self, *, secret):
+        # Like Django's (an HMAC of the password hash, so a new password signs out every
+        # session), plus the generation, so that deactivation signs out everywhere too.
+        return salted_hmac(
+            "partnercenter.User.session",
+            f"{self.password}:{self.session_generation}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
 
 
 class RoleAssignment(models.Model):

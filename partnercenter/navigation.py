@@ -43,6 +43,9 @@ STAFF_NAVIGATION = [
         section=True,
         partner_kind=PartnerKind.INDIRECT_RESELLER,
     ),
+    NavItem(_("History"), "history", Capability.VIEW_HISTORY),
+    NavItem(_("Users"), "user_list", Capability.MANAGE_USERS, section=True),
+    NavItem(_("Support profile"), "support_profile", Capability.VIEW_SUPPORT_PROFILE),
     NavItem(_("My access"), "my_access"),
 ]
 
@@ -50,6 +53,7 @@ CUSTOMER_NAVIGATION = [
     NavItem(_("Admin"), "customer_admin_home"),
     NavItem(_("Support"), "customer_support"),
     NavItem(_("Partner relationships"), "customer_partner_relationships"),
+    NavItem(_("My access"), "my_access"),
 ]
 
 

@@ -1,5 +1,6 @@
 """Settings for partnercenter, read from the environment (and `.env` when present)."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -40,6 +41,10 @@ INSTALLED_APPS = [
     "csp",
     "django_htmx",
     "template_partials",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "partnercenter",
     "customers",
     "relationships",
@@ -55,10 +60,14 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "partnercenter.i18n.UserLanguageMiddleware",
+    "partnercenter.signin.SessionIdleTimeoutMiddleware",
+    "partnercenter.two_step.TwoStepMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: it turns a refused (locked-out) sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "partnercenter.urls"
@@ -95,10 +104,40 @@ LOGOUT_REDIRECT_URL = "login"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes first: it refuses a locked-out username or address before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# A set-password link (for new users) stays valid for 3 days.
+PASSWORD_RESET_TIMEOUT = 60 * 60 * 24 * 3
+
+# Sessions end after 8 hours without a request (SessionIdleTimeoutMiddleware renews them).
+SESSION_COOKIE_AGE = env.int("DJANGO_SESSION_IDLE_SECONDS", default=8 * 60 * 60)
+SESSION_RENEW_AFTER_SECONDS = 5 * 60
+
+# Sign-in throttling (django-axes, attempts kept in the database): a username, and separately
+# an address, that fails this often is locked for a while; the page says so.
+AXES_FAILURE_LIMIT = env.int("DJANGO_SIGNIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("DJANGO_SIGNIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "partnercenter.signin.locked_out"
+AXES_CLIENT_IP_CALLABLE = "partnercenter.signin.client_ip"
+AXES_VERBOSE = False
+# Behind N reverse proxies, the client's address is the Nth from the right of X-Forwarded-For.
+SIGNIN_PROXY_COUNT = env.int("DJANGO_PROXY_COUNT", default=0)
+
+# Two-step verification (django-otp): the issuer shown in authenticator apps.
+OTP_TOTP_ISSUER = env.str("DJANGO_TWO_STEP_ISSUER", default="partnercenter")
+TWO_STEP_RECOVERY_CODES = 10
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [
@@ -171,4 +210,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+    # django-axes logs every sign-in at INFO; its warnings (lockouts) are what matter.
+    "loggers": {"axes": {"level": env.str("DJANGO_AXES_LOG_LEVEL", default="WARNING")}},
 }

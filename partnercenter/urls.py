@@ -1,12 +1,14 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import path, reverse_lazy
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
+from customers import history
 from customers import views as customer_views
-from partnercenter import views
+from partnercenter import two_step_views, user_views, views
 from partnercenter.access import public, signed_in
+from partnercenter.forms import SetPasswordForm
 from partnercenter.i18n import set_language
 from relationships import views as relationship_views
 
@@ -71,6 +73,30 @@ urlpatterns = [
         customer_views.support_contact_change,
         name="support_contact_change",
     ),
+    path("history/", history.history, name="history"),
+    path("history/export.csv", history.history_export, name="history_export"),
+    path("users/", user_views.user_list, name="user_list"),
+    path("users/add/", user_views.user_add, name="user_add"),
+    path("users/<int:user_id>/", user_views.user_detail, name="user_detail"),
+    path("users/<int:user_id>/roles/", user_views.user_roles, name="user_roles"),
+    path("users/<int:user_id>/deactivate/", user_views.user_deactivate, name="user_deactivate"),
+    path("users/<int:user_id>/reactivate/", user_views.user_reactivate, name="user_reactivate"),
+    path(
+        "users/<int:user_id>/set-password-link/",
+        user_views.user_set_password_link,
+        name="user_set_password_link",
+    ),
+    path(
+        "users/<int:user_id>/two-step-reset/",
+        user_views.user_two_step_reset,
+        name="user_two_step_reset",
+    ),
+    path("support-profile/", user_views.support_profile, name="support_profile"),
+    path(
+        "support-profile/update/",
+        user_views.support_profile_update,
+        name="support_profile_update",
+    ),
     path("admin/", customer_views.customer_admin_home, name="customer_admin_home"),
     path("admin/support/", customer_views.customer_support, name="customer_support"),
     path(
@@ -100,6 +126,41 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", signed_in(auth_views.LogoutView.as_view()), name="logout"),
+    # New users set their first password through Django's password-reset token.
+    path(
+        "accounts/set-password/<uidb64>/<token>/",
+        public(
+            auth_views.PasswordResetConfirmView.as_view(
+                template_name="registration/set_password.html",
+                form_class=SetPasswordForm,
+                success_url=reverse_lazy("password_set_done"),
+            )
+        ),
+        name="password_set",
+    ),
+    path(
+        "accounts/set-password/done/",
+        public(
+            auth_views.PasswordResetCompleteView.as_view(
+                template_name="registration/set_password_done.html"
+            )
+        ),
+        name="password_set_done",
+    ),
+    path("accounts/two-step/", two_step_views.two_step_overview, name="two_step"),
+    path("accounts/two-step/set-up/", two_step_views.two_step_setup, name="two_step_setup"),
+    path("accounts/two-step/qr.svg", two_step_views.two_step_qr, name="two_step_qr"),
+    path("accounts/two-step/verify/", two_step_views.two_step_verify, name="two_step_verify"),
+    path(
+        "accounts/two-step/recovery-codes/",
+        two_step_views.two_step_recovery_codes,
+        name="two_step_recovery_codes",
+    ),
+    path(
+        "accounts/two-step/turn-off/",
+        two_step_views.two_step_turn_off,
+        name="two_step_turn_off",
+    ),
     # One sign-in page for everyone, so its protections also guard the back office.
     path(
         "backoffice/login/",

@@ -6,7 +6,8 @@ from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET
 
 from customers.models import Customer, Subscription
-from partnercenter.access import partner_staff_required, requires, signed_in
+from partnercenter import two_step
+from partnercenter.access import requires, signed_in
 from partnercenter.roles import CAPABILITY_TABLE, Capability, Role
 
 
@@ -25,7 +26,7 @@ def home(request):
 
 
 @require_GET
-@partner_staff_required
+@signed_in
 def my_access(request):
     """The user's roles and the whole capability table; home for staff who see no customers."""
     roles = request.user.roles
@@ -36,7 +37,12 @@ def my_access(request):
     return TemplateResponse(
         request,
         "partnercenter/my_access.html",
-        {"roles": [r for r in Role if r in roles], "all_roles": list(Role), "rows": rows},
+        {
+            "roles": [r for r in Role if r in roles],
+            "all_roles": list(Role),
+            "rows": rows,
+            "two_step_on": two_step.authenticator(request.user) is not None,
+        },
     )
 
 

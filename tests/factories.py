@@ -58,9 +58,14 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 
 class StaffUserFactory(UserFactory):
-    """Partner staff; `roles=[Role.X, ...]` assigns roles."""
+    """Partner staff; `roles=[Role.X, ...]` assigns roles.
+
+    Like the demo users, they may skip two-step verification, so that a global admin made
+    here opens pages at once; tests of the requirement pass `two_step_exempt=False`.
+    """
 
     partner = factory.SubFactory(ProviderFactory)
+    two_step_exempt = True
 
     @factory.post_generation
     def roles(self, create, extracted, **kwargs):

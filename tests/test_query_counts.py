@@ -26,6 +26,8 @@ def _grow(extra_customers: int, extra_resellers: int, extra_subscriptions: int, 
         resellers=list(Partner.objects.resellers()),
         seed=1,
     )
+    for _ in range(extra_resellers // 10):
+        factories.StaffUserFactory(partner=contoso, roles=["sales_agent", "helpdesk_agent"])
     for i in range(extra_resellers):
         reseller = factories.ResellerPartnershipFactory(provider=contoso).reseller
         factories.CustomerRelationshipFactory(
@@ -62,8 +64,22 @@ def _pages(adatum, premium, change):
         reverse("subscription_detail", args=[adatum.pk, premium.pk]),
         reverse("support_contact_change", args=[adatum.pk, premium.pk, change.pk]),
         reverse("my_access"),
+        reverse("history"),
+        reverse("history") + "?customer=adatum&through=form&page=2",
+        reverse("support_profile"),
     ]
-    return {"adminagent": staff, "adatumadmin": [reverse("customer_support")]}
+    helpdesk = User.objects.get(username="helpdeskagent")
+    admin = [
+        reverse("user_list"),
+        reverse("user_detail", args=[helpdesk.pk]),
+        reverse("user_add"),
+        reverse("two_step"),
+    ]
+    return {
+        "adminagent": staff,
+        "globaladmin": admin,
+        "adatumadmin": [reverse("customer_support"), reverse("my_access")],
+    }
 
 
 def _query_counts(client, world) -> dict[str, int]:

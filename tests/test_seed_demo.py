@@ -50,10 +50,18 @@ def test_a_second_run_changes_nothing_and_says_so():
     assert _counts() == before
 
 
-def test_every_demo_user_can_authenticate_with_the_demo_password():
+def test_every_demo_user_can_authenticate_with_the_demo_password(rf):
     seed()
     for demo in DEMO_USERS:
-        assert authenticate(username=demo.username, password=DEMO_PASSWORD) is not None, demo
+        # The sign-in throttle (django-axes) needs the request, as the sign-in form passes it.
+        request = rf.post("/accounts/login/")
+        user = authenticate(request, username=demo.username, password=DEMO_PASSWORD)
+        assert user is not None, demo
+
+
+def test_demo_users_may_skip_two_step_verification(demo_user):
+    assert all(demo_user(demo.username).two_step_exempt for demo in DEMO_USERS)
+    assert not demo_user("globaladmin").two_step_required
 
 
 def test_the_demo_world_matches_the_domain(demo_user):

@@ -1,0 +1,148 @@
+"""Forms for partner users, roles and the support profile. They read input; services decide."""
+
+from django import forms
+from django.contrib.auth import forms as auth_forms
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.utils.translation import gettext_lazy as _
+
+from partnercenter.models import User
+from partnercenter.phones import international_format, normalise_phone
+from partnercenter.roles import Role
+
+ONLY_GLOBAL_ADMIN = _("Only a global admin may grant or remove the global admin role.")
+
+
+class PlainLabels:
+    """Labels without Django's trailing colon, like the rest of the product's forms."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class RoleCheckboxes(forms.CheckboxSelectMultiple):
+    """Checkboxes, some of which may be shown but not changed (`locked`)."""
+
+    def __init__(self, *args, locked=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.locked = set(locked)
+
+    def create_option(self, name, value, *args, **kwargs):
+        option = super().create_option(name, value, *args, **kwargs)
+        if value in self.locked:
+            option["attrs"]["disabled"] = True
+        return option
+
+
+class RolesField(forms.MultipleChoiceField):
+    def __init__(self, **kwargs):
+        super().__init__(
+            label=_("Roles"),
+            choices=Role.choices,
+            required=False,
+            widget=RoleCheckboxes,
+            error_messages={"invalid_choice": _("“%(value)s” is not a role. Pick from the list.")},
+            **kwargs,
+        )
+
+
+class _RolesMixin:
+    """Roles that `by` may not change (the global admin role, for non-global admins) keep
+    their current value; submitting a change to one is refused."""
+
+    def _lock_roles(self, by: User, current: frozenset[str]):
+        self._current_roles = set(current)
+        self._locked_roles = set() if Role.GLOBAL_ADMIN in by.roles else {Role.GLOBAL_ADMIN.value}
+        self.fields["roles"].widget.locked = self._locked_roles
+
+    def clean_roles(self):
+        submitted = set(self.cleaned_data["roles"])
+        for role in self._locked_roles:
+            if role in submitted and role not in self._current_roles:
+                raise ValidationError(ONLY_GLOBAL_ADMIN)
+            # A disabled checkbox is never submitted: keep what the user holds.
+            submitted.discard(role)
+            if role in self._current_roles:
+                submitted.add(role)
+        return sorted(submitted)
+
+
+class UserAddForm(_RolesMixin, PlainLabels, forms.Form):
+    username = forms.CharField(
+        label=_("Username"),
+        max_length=150,
+        validators=[User.username_validator],
+        help_text=_("Letters, digits and @ . + - _ only. Used to sign in."),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "none"}),
+    )
+    first_name = forms.CharField(label=_("First name"), max_length=150)
+    last_name = forms.CharField(label=_("Last name"), max_length=150)
+    email = forms.EmailField(
+        label=_("Email"), help_text=_("The link to set a password is sent here.")
+    )
+    roles = RolesField()
+
+    def __init__(self, *args, by: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._lock_roles(by, frozenset())
+
+
+class UserRolesForm(_RolesMixin, PlainLabels, forms.Form):
+    roles = RolesField()
+
+    def __init__(self, *args, by: User, user: User, **kwargs):
+        kwargs.setdefault("initial", {"roles": sorted(user.roles)})
+        super().__init__(*args, **kwargs)
+        self._lock_roles(by, user.roles)
+
+
+class SupportProfileForm(PlainLabels, forms.Form):
+    email = forms.EmailField(label=_("Support email"), required=False)
+    phone = forms.CharField(
+        label=_("Support phone"),
+        required=False,
+        max_length=32,
+        help_text=_("In international form: + and the country code, e.g. +1 425 555 0100."),
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off"}),
+    )
+    website = forms.URLField(
+        label=_("Support website"),
+        required=False,
+        assume_scheme="https",
+        validators=[
+            URLValidator(
+                schemes=["https"],
+                message=_("Enter a website address that starts with https://."),
+                code="https_required",
+            )
+        ],
+        help_text=_("An https:// address."),
+    )
+    hours = forms.CharField(
+        label=_("Support hours"),
+        required=False,
+        max_length=200,
+        help_text=_("Free text, e.g. Mon–Fri 08:00–18:00 CET."),
+    )
+
+    def clean_phone(self):
+        phone = self.cleaned_data["phone"].strip()
+        return normalise_phone(phone) if phone else ""
+
+    @classmethod
+    def for_partner(cls, partner, data=None):
+        """The form filled with `partner`'s current details."""
+        return cls(
+            data,
+            initial={
+                "email": partner.support_email,
+                "phone": international_format(partner.support_phone),
+                "website": partner.support_website,
+                "hours": partner.support_hours,
+            },
+        )
+
+
+class SetPasswordForm(PlainLabels, auth_forms.SetPasswordForm):
+    pass

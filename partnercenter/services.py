@@ -1,0 +1,236 @@
+"""Writes to partner users and the support profile: each atomic, checked, with a clear refusal.
+
+Changes to one partner's users are serialised by locking the partner's row, so that two admins
+cannot each remove "the other" last global admin at the same moment.
+"""
+
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import F
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from partnercenter.models import Partner, RoleAssignment, User
+from partnercenter.roles import Capability, Role
+
+
+class PartnerAdminError(Exception):
+    """A change to users, roles or the support profile that was refused; `message` says why."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+LAST_GLOBAL_ADMIN = gettext_lazy(
+    "%(user)s is the last active global admin of %(partner)s. A partner must always keep at "
+    "least one: make someone else a global admin first."
+)
+
+
+def _lock_partner(partner_id: int) -> Partner:
+    return Partner.objects.select_for_update().get(pk=partner_id)
+
+
+def _check_manager(by: User, partner_id: int) -> None:
+    if not (by.partner_id == partner_id and by.can(Capability.MANAGE_USERS)):
+        raise PartnerAdminError(_("You may not manage the users of this partner."))
+
+
+def _check_may_touch_global_admin(by: User, user: User) -> None:
+    if Role.GLOBAL_ADMIN in user.roles and Role.GLOBAL_ADMIN not in by.roles:
+        raise PartnerAdminError(
+            _("Only a global admin may change the account of another global admin.")
+        )
+
+
+def _is_last_active_global_admin(user: User) -> bool:
+    others = User.objects.active_global_admins().filter(partner_id=user.partner_id)
+    return (
+        user.is_active
+        and Role.GLOBAL_ADMIN in user.roles
+        and not others.exclude(pk=user.pk).exists()
+    )
+
+
+def _clean_roles(roles: Iterable[str]) -> frozenset[Role]:
+    try:
+        return frozenset(Role(r) for r in roles)
+    except ValueError:
+        raise PartnerAdminError(_("That is not a role. Pick roles from the list.")) from None
+
+
+def _fresh(user: User) -> User:
+    """The user as stored now (roles included), inside the caller's transaction."""
+    return User.objects.select_related("partner").get(pk=user.pk)
+
+
+def user_invite(
+    *,
+    partner: Partner,
+    by: User,
+    username: str,
+    first_name: str,
+    last_name: str,
+    email: str,
+    roles: Iterable[str],
+    site_url: str,
+) -> User:
+    """Add a staff user to `partner` with `roles`, and email them a link to set a password."""
+    roles = _clean_roles(roles)
+    with transaction.atomic():
+        _lock_partner(partner.pk)
+        _check_manager(by, partner.pk)
+        if Role.GLOBAL_ADMIN in roles and Role.GLOBAL_ADMIN not in by.roles:
+            raise PartnerAdminError(_("Only a global admin may grant the global admin role."))
+        user = User(
+            username=username,
+            first_name=first_name,
+            last_name=last_name,
+            email=email,
+            partner=partner,
+            is_active=True,
+        )
+        user.set_unusable_password()
+        user.full_clean()
+        user.save()
+        RoleAssignment.objects.bulk_create(RoleAssignment(user=user, role=r) for r in roles)
+        _send_set_password_link(user=user, by=by, site_url=site_url, welcome=True)
+    return user
+
+
+def user_roles_set(*, user: User, roles: Iterable[str], by: User) -> User:
+    """Give `user` exactly `roles`; the partner keeps at least one active global admin."""
+    wanted = _clean_roles(roles)
+    with transaction.atomic():
+        _lock_partner(user.partner_id)
+        user = _fresh(user)
+        _check_manager(by, user.partner_id)
+        held = user.roles
+        if (
+            Role.GLOBAL_ADMIN in held
+            and Role.GLOBAL_ADMIN not in wanted
+            and _is_last_active_global_admin(user)
+        ):
+            raise PartnerAdminError(LAST_GLOBAL_ADMIN % _names(user))
+        if Role.GLOBAL_ADMIN in (held ^ wanted) and Role.GLOBAL_ADMIN not in by.roles:
+            raise PartnerAdminError(
+                _("Only a global admin may grant or remove the global admin role.")
+            )
+        RoleAssignment.objects.filter(user=user, role__in=held - wanted).delete()
+        RoleAssignment.objects.bulk_create(RoleAssignment(user=user, role=r) for r in wanted - held)
+    return _fresh(user)
+
+
+def user_deactivate(*, user: User, by: User) -> User:
+    """Stop `user` signing in and end all their sessions; the history still names them."""
+    with transaction.atomic():
+        _lock_partner(user.partner_id)
+        user = _fresh(user)
+        _check_manager(by, user.partner_id)
+        if not user.is_active:
+            return user
+        if _is_last_active_global_admin(user):
+            raise PartnerAdminError(LAST_GLOBAL_ADMIN % _names(user))
+        if user.pk == by.pk:
+            raise PartnerAdminError(
+                _("You cannot deactivate your own account. Ask another admin to do it.")
+            )
+        _check_may_touch_global_admin(by, user)
+        # A new session generation changes the session hash: every session of the user ends
+        # at its next request, and stays ended if the user is reactivated later.
+        User.objects.filter(pk=user.pk).update(
+            is_active=False, session_generation=F("session_generation") + 1
+        )
+    return _fresh(user)
+
+
+def user_reactivate(*, user: User, by: User) -> User:
+    """Let a deactivated user sign in again (with the password they had)."""
+    with transaction.atomic():
+        _lock_partner(user.partner_id)
+        user = _fresh(user)
+        _check_manager(by, user.partner_id)
+        _check_may_touch_global_admin(by, user)
+        if not user.is_active:
+            User.objects.filter(pk=user.pk).update(is_active=True)
+    return _fresh(user)
+
+
+def set_password_link_send(*, user: User, by: User, site_url: str) -> None:
+    """Email `user` a new link to set their password (the old password keeps working)."""
+    with transaction.atomic():
+        user = _fresh(user)
+        _check_manager(by, user.partner_id)
+        _check_may_touch_global_admin(by, user)
+        if not user.is_active:
+            raise PartnerAdminError(
+                _("%(user)s is deactivated; reactivate them before sending a link.") % _names(user)
+            )
+        if not user.email:
+            raise PartnerAdminError(_("%(user)s has no email address.") % _names(user))
+        _send_set_password_link(user=user, by=by, site_url=site_url, welcome=False)
+
+
+def set_password_path(user: User) -> str:
+    """The path of a one-time link to set `user`'s password (Django's reset token)."""
+    return reverse(
+        "password_set",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
+    )
+
+
+def _send_set_password_link(*, user: User, by: User, site_url: str, welcome: bool) -> None:
+    context = {
+        "user": user,
+        "partner": user.partner,
+        "by": by.get_full_name() or by.get_username(),
+        "link": site_url.rstrip("/") + set_password_path(user),
+        "days": max(1, settings.PASSWORD_RESET_TIMEOUT // 86400),
+        "welcome": welcome,
+    }
+    subject = (
+        _("Welcome to partnercenter: set your password")
+        if welcome
+        else _("Set your partnercenter password")
+    )
+    send_mail(
+        subject,
+        render_to_string("registration/set_password_email.txt", context),
+        None,
+        [user.email],
+    )
+
+
+def _names(user: User) -> dict[str, str]:
+    return {"user": user.get_full_name() or user.get_username(), "partner": str(user.partner)}
+
+
+def support_profile_update(
+    *, partner: Partner, by: User, email: str, phone: str, website: str, hours: str
+) -> Partner:
+    """Change the support details that customers see for `partner`."""
+    with transaction.atomic():
+        partner = _lock_partner(partner.pk)
+        if not (by.partner_id == partner.pk and by.can(Capability.EDIT_SUPPORT_PROFILE)):
+            raise PartnerAdminError(_("You may not edit this partner's support profile."))
+        partner.support_email = email
+        partner.support_phone = phone
+        partner.support_website = website
+        partner.support_hours = hours
+        partner.full_clean()
+        partner.save(
+            update_fields=["support_email", "support_phone", "support_website", "support_hours"]
+        )
+    return partner

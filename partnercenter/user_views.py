@@ -1,0 +1,243 @@
+"""Users: the partner's own staff, their roles and state; the partner's support profile."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Exists, OuterRef
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from partnercenter import services, two_step
+from partnercenter.access import requires
+from partnercenter.forms import SupportProfileForm, UserAddForm, UserRolesForm
+from partnercenter.models import User
+from partnercenter.roles import Capability, Role
+
+USERS_PER_PAGE = 50
+
+
+def _with_two_step(users):
+    confirmed = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+    return users.annotate(has_two_step=Exists(confirmed))
+
+
+def _sorted_roles(user: User) -> list[Role]:
+    held = {a.role for a in user.role_assignments.all()}
+    return [r for r in Role if r in held]
+
+
+def _site_url(request) -> str:
+    return request.build_absolute_uri("/")
+
+
+def add_validation_error(form, error: ValidationError) -> None:
+    """Attach a model's ValidationError to the form fields of the same name, or the form."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for field, errors in error.error_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
+@require_GET
+@requires(Capability.MANAGE_USERS)
+def user_list(request):
+    """The partner's own staff with their roles, state and two-step verification."""
+    users = (
+        _with_two_step(User.objects.manageable_by(request.user))
+        .prefetch_related("role_assignments")
+        .order_by("-is_active", "last_name", "first_name", "username")
+    )
+    page = Paginator(users, USERS_PER_PAGE).get_page(request.GET.get("page"))
+    rows = [(user, _sorted_roles(user)) for user in page.object_list]
+    return TemplateResponse(request, "partnercenter/user_list.html", {"page": page, "rows": rows})
+
+
+@require_http_methods(["GET", "POST"])
+@requires(Capability.MANAGE_USERS)
+def user_add(request):
+    """Add a staff user with roles; they get an email with a link to set a password."""
+    form = UserAddForm(request.POST or None, by=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.user_invite(
+                partner=request.user.partner,
+                by=request.user,
+                site_url=_site_url(request),
+                **form.cleaned_data,
+            )
+        except ValidationError as error:
+            add_validation_error(form, error)
+        except services.PartnerAdminError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(
+                request,
+                _("%(user)s was added. A link to set a password was sent to %(email)s.")
+                % {"user": user.get_full_name(), "email": user.email},
+            )
+            return redirect("user_detail", user.pk)
+    return TemplateResponse(request, "partnercenter/user_add.html", {"form": form})
+
+
+def _manageable_user(request, user_id) -> User:
+    return get_object_or_404(
+        _with_two_step(User.objects.manageable_by(request.user)).select_related("partner"),
+        pk=user_id,
+    )
+
+
+def _user_page(request, member: User, *, form=None, status=200):
+    return TemplateResponse(
+        request,
+        "partnercenter/user_detail.html",
+        {
+            "member": member,
+            "roles": [r for r in Role if r in member.roles],
+            "form": form or UserRolesForm(by=request.user, user=member),
+            "is_self": member.pk == request.user.pk,
+            "may_touch": Role.GLOBAL_ADMIN not in member.roles
+            or Role.GLOBAL_ADMIN in request.user.roles,
+        },
+        status=status,
+    )
+
+
+@require_GET
+@requires(Capability.MANAGE_USERS)
+def user_detail(request, user_id):
+    """One staff user: roles to edit, deactivate or reactivate, a new set-password link."""
+    return _user_page(request, _manageable_user(request, user_id))
+
+
+@require_POST
+@requires(Capability.MANAGE_USERS)
+def user_roles(request, user_id):
+    """Give a staff user exactly the roles ticked."""
+    member = _manageable_user(request, user_id)
+    form = UserRolesForm(request.POST, by=request.user, user=member)
+    if not form.is_valid():
+        return _user_page(request, member, form=form)
+    try:
+        services.user_roles_set(user=member, roles=form.cleaned_data["roles"], by=request.user)
+    except services.PartnerAdminError as error:
+        form.add_error(None, error.message)
+        return _user_page(request, member, form=form)
+    messages.success(request, _("The roles of %(user)s were saved.") % _name(member))
+    return redirect("user_detail", member.pk)
+
+
+def _act(request, user_id, action, done_message):
+    member = _manageable_user(request, user_id)
+    try:
+        action(member)
+    except services.PartnerAdminError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, done_message % _name(member))
+    return redirect("user_detail", member.pk)
+
+
+def _name(user: User) -> dict[str, str]:
+    return {"user": user.get_full_name() or user.get_username(), "email": user.email}
+
+
+@require_POST
+@requires(Capability.MANAGE_USERS)
+def user_deactivate(request, user_id):
+    """Stop a staff user signing in, and sign them out everywhere."""
+    return _act(
+        request,
+        user_id,
+        lambda member: services.user_deactivate(user=member, by=request.user),
+        _("%(user)s was deactivated and signed out everywhere."),
+    )
+
+
+@require_POST
+@requires(Capability.MANAGE_USERS)
+def user_reactivate(request, user_id):
+    """Let a deactivated staff user sign in again."""
+    return _act(
+        request,
+        user_id,
+        lambda member: services.user_reactivate(user=member, by=request.user),
+        _("%(user)s was reactivated and can sign in again."),
+    )
+
+
+@require_POST
+@requires(Capability.MANAGE_USERS)
+def user_set_password_link(request, user_id):
+    """Email a staff user a new link to set their password."""
+    return _act(
+        request,
+        user_id,
+        lambda member: services.set_password_link_send(
+            user=member, by=request.user, site_url=_site_url(request)
+        ),
+        _("A link to set a password was sent to %(email)s."),
+    )
+
+
+@require_POST
+@requires(Capability.MANAGE_USERS)
+def user_two_step_reset(request, user_id):
+    """Turn off a staff user's two-step verification (a lost phone); they set it up again."""
+    return _act(
+        request,
+        user_id,
+        lambda member: two_step.two_step_reset(user=member, by=request.user),
+        _("Two-step verification of %(user)s was turned off."),
+    )
+
+
+def _support_profile_page(request, form=None):
+    partner = request.user.partner
+    can_edit = request.user.can(Capability.EDIT_SUPPORT_PROFILE)
+    if can_edit and form is None:
+        form = SupportProfileForm.for_partner(partner)
+    return TemplateResponse(
+        request,
+        "partnercenter/support_profile.html",
+        {"partner": partner, "can_edit": can_edit, "form": form},
+    )
+
+
+@require_GET
+@requires(Capability.VIEW_SUPPORT_PROFILE)
+def support_profile(request):
+    """The support details customers see for this partner; a form for those who may edit."""
+    return _support_profile_page(request)
+
+
+@require_POST
+@requires(Capability.EDIT_SUPPORT_PROFILE)
+def support_profile_update(request):
+    """Save the support email, phone, website and hours."""
+    form = SupportProfileForm(request.POST)
+    if form.is_valid():
+        try:
+            services.support_profile_update(
+                partner=request.user.partner, by=request.user, **form.cleaned_data
+            )
+        except ValidationError as error:
+            add_validation_error(form, _profile_errors(error))
+        except services.PartnerAdminError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, _("The support profile was saved. Customers see it now."))
+            return redirect("support_profile")
+    return _support_profile_page(request, form)
+
+
+def _profile_errors(error: ValidationError) -> ValidationError:
+    """The model's field names (support_phone) as the form's (phone)."""
+    if not hasattr(error, "error_dict"):
+        return error
+    return ValidationError(
+        {name.removeprefix("support_"): errors for name, errors in error.error_dict.items()}
+    )
