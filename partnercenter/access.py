@@ -42,18 +42,6 @@ def requires(capability: Capability | str):
     return decorator
 
 
-def partner_staff_required(view):
-    """Any partner staff user, whatever their roles."""
-
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_partner_staff:
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return _mark(wrapper, "partner_staff")
-
-
 def customer_admin_required(view):
     """A customer's admin; partner staff get 403."""
 
