@@ -1,11 +1,12 @@
 """The change history of designated support contacts: filter, page, and export as CSV."""
 
 import csv
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import Q
 from django.http import StreamingHttpResponse
 from django.template.response import TemplateResponse
@@ -17,11 +18,17 @@ from django.views.decorators.http import require_GET
 from customers.models import ChangeThrough, SupportContactChange
 from partnercenter.access import requires
 from partnercenter.models import Partner, User
+from partnercenter.policy import Action
 from partnercenter.roles import Capability
 
 CHANGES_PER_PAGE = 50
 EXPORT_CHUNK = 2000
 SYSTEM = "system"
+# Dates a history can hold; beyond them the day after (or a time zone's offset) would not exist.
+DATE_RANGE = [
+    MinValueValidator(date(2000, 1, 1), gettext_lazy("Enter a date from 2000-01-01 on.")),
+    MaxValueValidator(date(9998, 12, 31), gettext_lazy("Enter a date before 9999-01-01.")),
+]
 
 
 class HistoryFilterForm(forms.Form):
@@ -44,11 +51,13 @@ class HistoryFilterForm(forms.Form):
         label=gettext_lazy("From date"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        validators=DATE_RANGE,
     )
     date_to = forms.DateField(
         label=gettext_lazy("To date"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        validators=DATE_RANGE,
     )
 
     def __init__(self, data, *, changes):
@@ -110,8 +119,8 @@ def _start_of(day) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-def _filtered(request):
-    changes = SupportContactChange.objects.visible_to(request.user)
+def _filtered(request, action=Action.VIEW):
+    changes = SupportContactChange.objects.restrict(request.user, action)
     form = HistoryFilterForm(request.GET, changes=changes)
     return form, form.filter(changes)
 
@@ -154,7 +163,7 @@ def _cell(value) -> str:
 @requires(Capability.VIEW_HISTORY)
 def history_export(request):
     """The filtered history as CSV, streamed in chunks so it never sits in memory whole."""
-    _form, changes = _filtered(request)
+    _form, changes = _filtered(request, Action.EXPORT)
     rows = changes.order_by("-changed_at", "-pk").values_list(
         "changed_at",
         "subscription__customer__name",

@@ -10,7 +10,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from partnercenter.models import Partner
-from relationships.models import CustomerRelationship, RelationshipState
+from partnercenter.policy import RestrictedQuerySet
 
 
 def _choices_check(field: str, choices: type[models.TextChoices], name: str):
@@ -19,38 +19,12 @@ def _choices_check(field: str, choices: type[models.TextChoices], name: str):
     )
 
 
-def _customers_working_with(partner_id):
-    """Ids of the customers with which the partner has an active relationship (a subquery)."""
-    return CustomerRelationship.objects.filter(
-        partner_id=partner_id, state=RelationshipState.ACTIVE
-    ).values("customer_id")
+class CustomerQuerySet(RestrictedQuerySet):
+    pass
 
 
-class CustomerQuerySet(models.QuerySet):
-    def visible_to(self, user):
-        """The customers the user's partner has an active relationship with; for a customer
-        admin, their own customer."""
-        if getattr(user, "partner_id", None):
-            return self.filter(pk__in=_customers_working_with(user.partner_id))
-        if getattr(user, "customer_id", None):
-            return self.filter(pk=user.customer_id)
-        return self.none()
-
-
-class SubscriptionQuerySet(models.QuerySet):
-    def visible_to(self, user):
-        """A provider's subscriptions billed through it for customers it works with; a
-        reseller's subscriptions on which it is the designated contact; a customer admin's own."""
-        partner = getattr(user, "partner", None)
-        if partner is not None:
-            if partner.is_provider:
-                return self.filter(
-                    provider_id=partner.pk, customer_id__in=_customers_working_with(partner.pk)
-                )
-            return self.filter(support_contact_id=partner.pk)
-        if getattr(user, "customer_id", None):
-            return self.filter(customer_id=user.customer_id)
-        return self.none()
+class SubscriptionQuerySet(RestrictedQuerySet):
+    pass
 
 
 class SubscriptionStatus(models.TextChoices):
@@ -199,20 +173,7 @@ class ChangeThrough(models.TextChoices):
     RELATIONSHIP_REMOVAL = "relationship_removal", _("Relationship removal")
 
 
-class SupportContactChangeQuerySet(models.QuerySet):
-    def visible_to(self, user):
-        """A provider: the changes of the subscriptions it sees. A reseller: the changes that
-        made it, or stopped it being, a designated support contact. Others: none."""
-        partner = getattr(user, "partner", None)
-        if partner is None:
-            return self.none()
-        if partner.is_provider:
-            return self.filter(
-                subscription__provider_id=partner.pk,
-                subscription__customer_id__in=_customers_working_with(partner.pk),
-            )
-        return self.filter(models.Q(from_contact=partner) | models.Q(to_contact=partner))
-
+class SupportContactChangeQuerySet(RestrictedQuerySet):
     def update(self, **kwargs):
         raise PermissionError("Support contact history cannot be edited.")
 

@@ -4,10 +4,10 @@ from django.db import transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
-from customers.eligibility import contact_options
+from customers.eligibility import NotACandidate, ineligibility_locked
 from customers.models import Subscription, SupportContactChange
 from partnercenter.models import Partner, User
-from partnercenter.roles import Capability
+from partnercenter.policy import Action
 
 
 class SupportContactError(Exception):
@@ -34,13 +34,6 @@ class StaleSubscription(SupportContactError):
         super().__init__(message)
 
 
-def may_assign_support_contact(user: User, subscription: Subscription) -> bool:
-    """Only staff of the subscription's own provider with the capability may change it."""
-    return user.can(Capability.ASSIGN_SUPPORT_CONTACT) and (
-        user.partner_id == subscription.provider_id
-    )
-
-
 def support_contact_assign(
     *,
     subscription: Subscription,
@@ -51,36 +44,51 @@ def support_contact_assign(
 ) -> SupportContactChange | None:
     """Make `contact` the designated support contact of `subscription`.
 
-    Locks the subscription row, re-checks eligibility against the current data, and refuses
-    to overwrite a change made since `expected_version` was read. Returns the history entry,
-    or None when `contact` already is the designated contact (nothing to record).
+    Takes the locks in the one order every eligibility-changing write takes them (partnership,
+    customer relationship, then subscriptions), re-checks eligibility against the locked rows,
+    and refuses to overwrite a change made since `expected_version` was read. Returns the
+    history entry, or None when `contact` already is the designated contact.
+    `by=None` is the system (no access check); anyone else must be allowed to assign it.
     """
+    subscriptions = (
+        Subscription.objects.all()
+        if by is None
+        else (Subscription.objects.restrict(by, Action.ASSIGN))
+    )
     with transaction.atomic():
-        current = (
-            Subscription.objects.select_for_update(of=("self",))
-            .select_related("provider", "support_contact", "customer")
-            .get(pk=subscription.pk)
+        # Provider and customer never change, so an unlocked read may choose the locks.
+        target = (
+            subscriptions.filter(pk=subscription.pk)
+            .only("pk", "provider_id", "customer_id", "commerce_type")
+            .first()
         )
-        if by is not None and not may_assign_support_contact(by, current):
+        if target is None:
             raise SupportContactError(
                 _("You may not change the designated support contact of this subscription.")
             )
-        if not current.supports_designated_contact:
+        if not target.supports_designated_contact:
             raise SupportContactError(
                 _("New-commerce subscriptions do not support a designated support contact.")
             )
+        try:
+            reason = ineligibility_locked(target, contact)
+        except NotACandidate:
+            reason = NOT_A_CANDIDATE
+        current = (
+            Subscription.objects.select_for_update(of=("self",))
+            .select_related("provider", "support_contact", "customer")
+            .get(pk=target.pk)
+        )
         if current.version != expected_version:
             raise StaleSubscription(current, _last_change(current))
-        options = contact_options(current)
-        if not options.is_eligible(contact):
-            reason = options.reason_for(contact) if contact else None
+        if reason is NOT_A_CANDIDATE:
+            raise SupportContactError(
+                _("That partner cannot be the designated support contact of this subscription.")
+            )
+        if reason is not None:
             raise SupportContactError(
                 _("%(partner)s cannot be the designated support contact: %(reason)s.")
                 % {"partner": contact, "reason": reason.label}
-                if reason
-                else _(
-                    "That partner cannot be the designated support contact of this subscription."
-                )
             )
         if current.support_contact_id == contact.pk:
             return None
@@ -102,6 +110,9 @@ def support_contact_assign(
         )
 
 
+NOT_A_CANDIDATE = object()
+
+
 def _last_change(subscription: Subscription) -> SupportContactChange | None:
     return (
         subscription.support_contact_changes.select_related("changed_by", "to_contact")
@@ -118,13 +129,16 @@ def support_contacts_fall_back(
 ) -> list[SupportContactChange]:
     """Give each of `subscriptions` its provider back as designated contact, recorded in history.
 
-    For relationship changes that make a reseller ineligible. Runs in the caller's transaction:
+    For relationship changes that make a reseller ineligible. Runs in the caller's transaction,
+    which has locked the relationship or partnership row first (the order assignment uses):
     locks the rows, records one history entry each, and updates them in one statement.
     """
     locked = list(
         subscriptions.exclude(support_contact_id=F("provider_id"))
+        .select_related(None)
         .select_for_update(of=("self",))
         .only("pk", "provider_id", "support_contact_id")
+        .order_by("pk")  # one order for every locker of many rows: no deadlock between them
     )
     if not locked:
         return []

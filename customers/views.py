@@ -1,7 +1,6 @@
 """Customers, their subscriptions and the designated support contact flow; the customer side."""
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -11,14 +10,10 @@ from django.views.decorators.http import require_GET, require_POST
 from customers.eligibility import contact_options
 from customers.forms import CustomerSearchForm, SupportContactForm
 from customers.models import Customer, Subscription, SupportContactChange
-from customers.services import (
-    StaleSubscription,
-    SupportContactError,
-    may_assign_support_contact,
-    support_contact_assign,
-)
+from customers.services import StaleSubscription, SupportContactError, support_contact_assign
 from partnercenter.access import customer_admin_required, requires
 from partnercenter.htmx import is_htmx_target, render_page
+from partnercenter.policy import Action
 from partnercenter.roles import Capability
 from relationships.links import next_steps
 
@@ -31,7 +26,7 @@ HISTORY_SHOWN = 50
 def customer_list(request):
     """The partner's customers: search by name or domain, sort by name, 25 a page."""
     form = CustomerSearchForm(request.GET)
-    customers = form.search(Customer.objects.visible_to(request.user))
+    customers = form.search(Customer.objects.restrict(request.user, Action.VIEW))
     page = Paginator(customers, CUSTOMERS_PER_PAGE).get_page(request.GET.get("page"))
     context = {
         "form": form,
@@ -43,14 +38,15 @@ def customer_list(request):
 
 
 def _visible_customer(request, customer_id) -> Customer:
-    return get_object_or_404(Customer.objects.visible_to(request.user), pk=customer_id)
+    return get_object_or_404(Customer.objects.restrict(request.user, Action.VIEW), pk=customer_id)
 
 
-def _visible_subscription(request, customer_id, subscription_id) -> Subscription:
+def _subscription(request, customer_id, subscription_id, action=Action.VIEW) -> Subscription:
+    """The subscription if `action` on it is allowed (404 otherwise), with `may_assign`."""
     return get_object_or_404(
-        Subscription.objects.visible_to(request.user).select_related(
-            "customer", "provider", "support_contact", "reseller_of_record"
-        ),
+        Subscription.objects.restrict(request.user, action)
+        .annotate_permission(request.user, Action.ASSIGN)
+        .select_related("customer", "provider", "support_contact", "reseller_of_record"),
         customer_id=customer_id,
         pk=subscription_id,
     )
@@ -62,7 +58,7 @@ def customer_detail(request, customer_id):
     """A customer's subscriptions with their designated support contacts."""
     customer = _visible_customer(request, customer_id)
     subscriptions = (
-        Subscription.objects.visible_to(request.user)
+        Subscription.objects.restrict(request.user, Action.VIEW)
         .filter(customer=customer)
         .select_related("provider", "support_contact")
         .order_by("offer_name", "pk")
@@ -75,22 +71,22 @@ def customer_detail(request, customer_id):
 
 
 def _subscription_context(request, subscription, *, form=None, change=None) -> dict:
-    options = contact_options(subscription) if subscription.supports_designated_contact else None
-    can_assign = options is not None and may_assign_support_contact(request.user, subscription)
+    # Who is eligible and who is not is the provider's business: only those who may assign
+    # learn it (a reseller reading the page sees the contact alone).
+    can_assign = subscription.supports_designated_contact and subscription.may_assign
+    options = contact_options(subscription) if can_assign else None
     if can_assign and form is None and change is None:
         form = SupportContactForm(subscription=subscription, options=options)
-    history = subscription.support_contact_changes.select_related(
-        "from_contact", "to_contact", "changed_by"
-    )[: HISTORY_SHOWN + 1]
-    history = list(history)
+    history = list(
+        SupportContactChange.objects.restrict(request.user, Action.VIEW)
+        .filter(subscription=subscription)
+        .select_related("from_contact", "to_contact", "changed_by")[: HISTORY_SHOWN + 1]
+    )
     return {
         "customer": subscription.customer,
         "subscription": subscription,
         "options": options,
-        # Only the provider's own staff learn which other resellers are tied to the customer.
-        "next_steps": next_steps(subscription.customer, options.not_listed)
-        if options and request.user.partner_id == subscription.provider_id
-        else [],
+        "next_steps": next_steps(subscription.customer, options.not_listed) if options else [],
         "can_assign": can_assign,
         "form": form,
         "change": change,
@@ -103,7 +99,7 @@ def _subscription_context(request, subscription, *, form=None, change=None) -> d
 @requires(Capability.VIEW_CUSTOMERS)
 def subscription_detail(request, customer_id, subscription_id):
     """A subscription's details, its designated support contact and that contact's history."""
-    subscription = _visible_subscription(request, customer_id, subscription_id)
+    subscription = _subscription(request, customer_id, subscription_id)
     return TemplateResponse(
         request, "customers/subscription_detail.html", _subscription_context(request, subscription)
     )
@@ -113,9 +109,7 @@ def subscription_detail(request, customer_id, subscription_id):
 @requires(Capability.ASSIGN_SUPPORT_CONTACT)
 def subscription_support_contact(request, customer_id, subscription_id):
     """Change the designated support contact: htmx gets the review, a plain POST a redirect."""
-    subscription = _visible_subscription(request, customer_id, subscription_id)
-    if not may_assign_support_contact(request.user, subscription):
-        raise PermissionDenied
+    subscription = _subscription(request, customer_id, subscription_id, Action.ASSIGN)
     if not subscription.supports_designated_contact:
         messages.error(
             request, _("New-commerce subscriptions do not support a designated support contact.")
@@ -146,7 +140,7 @@ def subscription_support_contact(request, customer_id, subscription_id):
                 )
                 return _subscription_response(request, subscription)
             if is_htmx_target(request, "contact-section"):
-                subscription.refresh_from_db()
+                subscription = _subscription(request, customer_id, subscription_id)
                 return render_page(
                     request,
                     "customers/subscription_detail.html",
@@ -159,9 +153,9 @@ def subscription_support_contact(request, customer_id, subscription_id):
 
 def _subscription_response(request, subscription, *, form=None):
     """The subscription page (or its contact section, for htmx) showing the current state."""
-    subscription.refresh_from_db()
     if form is None and not is_htmx_target(request, "contact-section"):
         return redirect("subscription_detail", subscription.customer_id, subscription.pk)
+    subscription = _subscription(request, subscription.customer_id, subscription.pk)
     return render_page(
         request,
         "customers/subscription_detail.html",
@@ -174,9 +168,11 @@ def _subscription_response(request, subscription, *, form=None):
 @requires(Capability.VIEW_CUSTOMERS)
 def support_contact_change(request, customer_id, subscription_id, change_id):
     """The review of one change of designated support contact, with a Close button."""
-    subscription = _visible_subscription(request, customer_id, subscription_id)
+    subscription = _subscription(request, customer_id, subscription_id)
     change = get_object_or_404(
-        SupportContactChange.objects.select_related("from_contact", "to_contact", "changed_by"),
+        SupportContactChange.objects.restrict(request.user, Action.VIEW).select_related(
+            "from_contact", "to_contact", "changed_by"
+        ),
         subscription=subscription,
         pk=change_id,
     )
@@ -189,7 +185,7 @@ def support_contact_change(request, customer_id, subscription_id, change_id):
 
 def _own_subscriptions(customer_admin):
     return (
-        Subscription.objects.visible_to(customer_admin)
+        Subscription.objects.restrict(customer_admin, Action.VIEW)
         .select_related("support_contact", "provider")
         .order_by("offer_name", "pk")
     )

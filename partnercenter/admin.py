@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from partnercenter.models import Partner, RoleAssignment, User
+from partnercenter.models import Partner, RoleAssignment, RoleChange, User
 
 
 @admin.register(Partner)
@@ -28,3 +28,45 @@ class UserAdmin(DjangoUserAdmin):
     list_select_related = ["partner", "customer"]
     autocomplete_fields = ["partner", "customer"]
     inlines = [RoleAssignmentInline]
+
+    def save_related(self, request, form, formsets, change):
+        """Record a change of roles made here, like one made on the Users pages."""
+        user = form.instance
+        before = _roles_of(user) if change else set()
+        super().save_related(request, form, formsets, change)
+        after = _roles_of(user)
+        if before != after:
+            RoleChange.objects.create(
+                user=user, changed_by=request.user, from_roles=before, to_roles=after
+            )
+
+
+def _roles_of(user: User) -> set[str]:
+    return set(RoleAssignment.objects.filter(user=user).values_list("role", flat=True))
+
+
+@admin.register(RoleChange)
+class RoleChangeAdmin(admin.ModelAdmin):
+    """The record of role changes can be read here, never written."""
+
+    list_display = ["changed_at", "user", "from_display", "to_display", "changed_by"]
+    list_select_related = ["user", "changed_by"]
+    search_fields = ["user__username", "user__last_name", "changed_by__username"]
+    date_hierarchy = "changed_at"
+
+    @admin.display(description=_("from"))
+    def from_display(self, change):
+        return ", ".join(str(label) for label in change.from_labels) or "—"
+
+    @admin.display(description=_("to"))
+    def to_display(self, change):
+        return ", ".join(str(label) for label in change.to_labels) or "—"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

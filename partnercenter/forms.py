@@ -2,9 +2,11 @@
 
 from django import forms
 from django.contrib.auth import forms as auth_forms
+from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
+from django.core.validators import ProhibitNullCharactersValidator, URLValidator
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_variables
 
 from partnercenter.models import User
 from partnercenter.phones import international_format, normalise_phone
@@ -146,3 +148,44 @@ class SupportProfileForm(PlainLabels, forms.Form):
 
 class SetPasswordForm(PlainLabels, auth_forms.SetPasswordForm):
     pass
+
+
+class SignInForm(auth_forms.AuthenticationForm):
+    """Django's sign-in form, except that a username or password that no account can have
+    (a username longer than usernames may be, a NUL character in either) is refused like a
+    wrong password without checking any password; the failure is still reported, so that
+    django-axes counts it and locks out repeated tries like any others."""
+
+    def __init__(self, request=None, *args, **kwargs):
+        super().__init__(request, *args, **kwargs)
+        # A NUL character is refused in clean(), where the failure is counted, rather than as
+        # a field error, which would skip the sign-in attempt and so the count.
+        for name in ("username", "password"):
+            field = self.fields[name]
+            field.validators = [
+                v for v in field.validators if not isinstance(v, ProhibitNullCharactersValidator)
+            ]
+
+    @sensitive_variables()
+    def clean(self):
+        username = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if username is not None and password and not self._could_sign_in(username, password):
+            user_login_failed.send(
+                sender=__name__,
+                credentials={"username": self._username_as_recorded(username)},
+                request=self.request,
+            )
+            raise self.get_invalid_login_error()
+        return super().clean()
+
+    def _could_sign_in(self, username: str, password: str) -> bool:
+        return (
+            len(username) <= self.username_field.max_length
+            and "\0" not in username
+            and "\0" not in password
+        )
+
+    def _username_as_recorded(self, username: str) -> str:
+        """The username as django-axes may store it (its column has room for 255)."""
+        return username.replace("\0", "")[: self.username_field.max_length]

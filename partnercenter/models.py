@@ -8,10 +8,13 @@ from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.core.validators import RegexValidator, URLValidator
 from django.db import models
+from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from partnercenter.phones import validate_e164_phone
+from partnercenter.policy import RestrictedQuerySet
 from partnercenter.roles import Capability, Role, capabilities_for
 
 partner_id_validator = RegexValidator(r"^[0-9]{4,12}$", _("A partner id is 4 to 12 digits."))
@@ -86,13 +89,7 @@ class Partner(models.Model):
         return self.kind == self.Kind.INDIRECT_PROVIDER
 
 
-class UserQuerySet(models.QuerySet):
-    def manageable_by(self, user):
-        """The staff of the user's own partner, for a user who may manage users; else none."""
-        if getattr(user, "partner_id", None) and user.can(Capability.MANAGE_USERS):
-            return self.filter(partner_id=user.partner_id)
-        return self.none()
-
+class UserQuerySet(RestrictedQuerySet):
     def active_global_admins(self):
         return self.filter(is_active=True, role_assignments__role=Role.GLOBAL_ADMIN)
 
@@ -213,3 +210,82 @@ class RoleAssignment(models.Model):
 
     def __str__(self):
         return f"{self.user} – {self.get_role_display()}"
+
+
+class RecordIsImmutable(Exception):
+    """An attempt to edit or delete a record that is kept for good (the role changes)."""
+
+
+class RoleChangeQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise RecordIsImmutable("Role changes cannot be edited.")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise RecordIsImmutable("Role changes cannot be edited.")
+
+    def delete(self):
+        raise RecordIsImmutable("Role changes cannot be deleted.")
+
+
+class RoleChange(models.Model):
+    """One change of a staff user's roles: whose, by whom, from what to what, when.
+    Never edited, never deleted."""
+
+    user = models.ForeignKey(
+        User, verbose_name=_("user"), on_delete=models.PROTECT, related_name="role_changes"
+    )
+    changed_by = models.ForeignKey(
+        User,
+        verbose_name=_("changed by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # The role values, sorted: ["admin_agent", "sales_agent"].
+    from_roles = models.JSONField(_("from"), default=list, blank=True)
+    to_roles = models.JSONField(_("to"), default=list, blank=True)
+    changed_at = models.DateTimeField(_("changed at"), default=timezone.now, db_index=True)
+
+    objects = RoleChangeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-changed_at", "-pk"]
+        verbose_name = _("role change")
+        verbose_name_plural = _("role changes")
+        indexes = [
+            models.Index(fields=["user", "-changed_at"], name="role_change_user_newest"),
+        ]
+
+    def __str__(self):
+        return f"{self.user}: {self.from_roles} → {self.to_roles}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise RecordIsImmutable("Role changes cannot be edited.")
+        self.from_roles = sorted(Role(r).value for r in self.from_roles)
+        self.to_roles = sorted(Role(r).value for r in self.to_roles)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise RecordIsImmutable("Role changes cannot be deleted.")
+
+    @property
+    def from_labels(self) -> list[str]:
+        return _labels(self.from_roles)
+
+    @property
+    def to_labels(self) -> list[str]:
+        return _labels(self.to_roles)
+
+    @property
+    def changed_by_name(self) -> str:
+        if self.changed_by is None:
+            return gettext("System")
+        return self.changed_by.get_full_name() or self.changed_by.get_username()
+
+
+def _labels(values) -> list[str]:
+    """The labels of the roles `values`, in the order of the role table."""
+    held = set(values)
+    return [role.label for role in Role if role.value in held]

@@ -1,10 +1,13 @@
 """Writes to partner users and the support profile: each atomic, checked, with a clear refusal.
 
 Changes to one partner's users are serialised by locking the partner's row, so that two admins
-cannot each remove "the other" last global admin at the same moment.
+cannot each remove "the other" last global admin at the same moment. Every change of roles is
+recorded (RoleChange). Email goes out only once the change is committed, so that no message
+is sent for a change that was rolled back, and none is sent while the partner's row is locked.
 """
 
 from collections.abc import Iterable
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
@@ -18,7 +21,8 @@ from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from partnercenter.models import Partner, RoleAssignment, User
+from partnercenter.models import Partner, RoleAssignment, RoleChange, User
+from partnercenter.policy import Action, permits
 from partnercenter.roles import Capability, Role
 
 
@@ -41,7 +45,7 @@ def _lock_partner(partner_id: int) -> Partner:
 
 
 def _check_manager(by: User, partner_id: int) -> None:
-    if not (by.partner_id == partner_id and by.can(Capability.MANAGE_USERS)):
+    if not (by.partner_id == partner_id and permits(by, User, Action.MANAGE)):
         raise PartnerAdminError(_("You may not manage the users of this partner."))
 
 
@@ -103,7 +107,9 @@ def user_invite(
         user.full_clean()
         user.save()
         RoleAssignment.objects.bulk_create(RoleAssignment(user=user, role=r) for r in roles)
-        _send_set_password_link(user=user, by=by, site_url=site_url, welcome=True)
+        if roles:
+            RoleChange.objects.create(user=user, changed_by=by, from_roles=[], to_roles=list(roles))
+        _send_set_password_link_on_commit(user=user, by=by, site_url=site_url, welcome=True)
     return user
 
 
@@ -114,6 +120,10 @@ def user_roles_set(*, user: User, roles: Iterable[str], by: User) -> User:
         _lock_partner(user.partner_id)
         user = _fresh(user)
         _check_manager(by, user.partner_id)
+        if user.pk == by.pk:
+            raise PartnerAdminError(
+                _("You cannot change your own roles. Ask another admin to do it.")
+            )
         held = user.roles
         if (
             Role.GLOBAL_ADMIN in held
@@ -125,8 +135,13 @@ def user_roles_set(*, user: User, roles: Iterable[str], by: User) -> User:
             raise PartnerAdminError(
                 _("Only a global admin may grant or remove the global admin role.")
             )
+        if held == wanted:
+            return user
         RoleAssignment.objects.filter(user=user, role__in=held - wanted).delete()
         RoleAssignment.objects.bulk_create(RoleAssignment(user=user, role=r) for r in wanted - held)
+        RoleChange.objects.create(
+            user=user, changed_by=by, from_roles=list(held), to_roles=list(wanted)
+        )
     return _fresh(user)
 
 
@@ -177,7 +192,7 @@ def set_password_link_send(*, user: User, by: User, site_url: str) -> None:
             )
         if not user.email:
             raise PartnerAdminError(_("%(user)s has no email address.") % _names(user))
-        _send_set_password_link(user=user, by=by, site_url=site_url, welcome=False)
+        _send_set_password_link_on_commit(user=user, by=by, site_url=site_url, welcome=False)
 
 
 def set_password_path(user: User) -> str:
@@ -189,6 +204,11 @@ def set_password_path(user: User) -> str:
             "token": default_token_generator.make_token(user),
         },
     )
+
+
+def _send_set_password_link_on_commit(**kwargs) -> None:
+    """Send the link once the caller's transaction commits (never if it rolls back)."""
+    transaction.on_commit(partial(_send_set_password_link, **kwargs))
 
 
 def _send_set_password_link(*, user: User, by: User, site_url: str, welcome: bool) -> None:

@@ -3,10 +3,11 @@
 import time
 
 from django.conf import settings
-from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
 from django.shortcuts import render
+
+from partnercenter.forms import SignInForm
 
 SESSION_RENEWED_KEY = "renewed_at"
 
@@ -18,7 +19,8 @@ def lockout_minutes() -> int:
 def locked_out(request, original_response=None, credentials=None):
     """The sign-in page again, saying that sign-in is locked for a while (HTTP 429)."""
     username = (credentials or {}).get("username") or request.POST.get("username", "")
-    form = AuthenticationForm(request, initial={"username": username})
+    form = SignInForm(request)
+    form.initial["username"] = username.replace("\0", "")[: form.username_field.max_length]
     return render(
         request,
         "registration/login.html",

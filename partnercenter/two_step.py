@@ -3,7 +3,14 @@
 After the password, a user with an authenticator app must give a code before anything else
 opens; a global admin without one (and not exempt) must set one up first. The step still to
 do is kept in the (server-side) session at sign-in, so ordinary requests cost no query.
+
+While an authenticator app is being set up, its secret lives in the session too: the device
+is stored only once the app shows a right code, so opening the set-up page (a GET) writes
+nothing to the database.
 """
+
+import time
+from datetime import UTC, datetime
 
 from django.contrib.auth.signals import user_logged_in
 from django.db import transaction
@@ -14,14 +21,19 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp import login as otp_login
+from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp.util import random_hex
 
 from partnercenter.models import User
 from partnercenter.roles import Capability, Role
 from partnercenter.services import PartnerAdminError
 
 PENDING_SESSION_KEY = "two_step_pending"
+# The authenticator being set up: {"key": hex secret, "failures": n, "failed_at": unix time}.
+SETUP_SESSION_KEY = "two_step_setup"
+AUTHENTICATOR_NAME = "Authenticator app"
 VERIFY, SET_UP = "verify", "set_up"
 RECOVERY_CODE_COUNT = 10
 # What a user with a step still to do may open.
@@ -35,8 +47,9 @@ class TwoStepError(PartnerAdminError):
     """A refused code or change; `message` says why, for the user."""
 
 
-def authenticator(user: User, *, confirmed: bool = True) -> TOTPDevice | None:
-    return TOTPDevice.objects.filter(user=user, confirmed=confirmed).order_by("pk").first()
+def authenticator(user: User) -> TOTPDevice | None:
+    """The user's authenticator app, once set up."""
+    return TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
 
 
 def recovery_codes_left(user: User) -> int:
@@ -111,39 +124,66 @@ def code_verify(*, request, code: str):
     return device
 
 
-def setup_start(*, user: User) -> TOTPDevice:
-    """The authenticator being set up for `user` (a new secret unless one is pending)."""
-    pending = authenticator(user, confirmed=False)
-    if pending is not None:
-        return pending
-    return TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+def setup_device(request) -> TOTPDevice:
+    """The authenticator being set up for the signed-in user, never saved here: its secret is
+    kept in the session (a new one unless one is pending) until setup_confirm()."""
+    pending = request.session.get(SETUP_SESSION_KEY)
+    if not pending:
+        pending = {"key": random_hex(20), "failures": 0, "failed_at": None}
+        request.session[SETUP_SESSION_KEY] = pending
+    return _device_from(pending, request.user)
+
+
+def _device_from(pending: dict, user: User) -> TOTPDevice:
+    failed_at = pending.get("failed_at")
+    return TOTPDevice(
+        user=user,
+        name=AUTHENTICATOR_NAME,
+        key=pending["key"],
+        confirmed=True,
+        throttling_failure_count=pending.get("failures", 0),
+        throttling_failure_timestamp=(
+            datetime.fromtimestamp(failed_at, tz=UTC) if failed_at is not None else None
+        ),
+    )
 
 
 def setup_confirm(*, request, code: str) -> list[str]:
-    """Turn two-step verification on once the app shows the right code; return the new
-    recovery codes (shown once)."""
+    """Turn two-step verification on once the app shows the right code: store the
+    authenticator and return the new recovery codes (shown once). Wrong codes are throttled
+    like django-otp's (1, 2, 4, ... seconds)."""
     user = request.user
-    code = "".join(code.split())
-    with transaction.atomic():
-        device = (
-            TOTPDevice.objects.select_for_update()
-            .filter(user=user, confirmed=False)
-            .order_by("pk")
-            .first()
-        )
-        if device is None:
-            raise TwoStepError(_("Start the set-up again: the page was out of date."))
-        allowed = device.verify_is_allowed()[0]
-        verified = allowed and code.isdigit() and len(code) == 6 and device.verify_token(code)
-        if verified:
-            TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
-            device.confirmed = True
-            device.save(update_fields=["confirmed"])
-            codes = _new_recovery_codes(user)
-    if not allowed:
+    pending = request.session.get(SETUP_SESSION_KEY)
+    if not pending:
+        raise TwoStepError(_("Start the set-up again: the page was out of date."))
+    device = _device_from(pending, user)
+    if not device.verify_is_allowed()[0]:
         raise TwoStepError(_("Too many wrong codes. Wait a minute, then try again."))
-    if not verified:
+    code = "".join(code.split())
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time()
+    if not (code.isdigit() and len(code) == 6 and totp.verify(int(code), device.tolerance)):
+        request.session[SETUP_SESSION_KEY] = {
+            **pending,
+            "failures": pending.get("failures", 0) + 1,
+            "failed_at": time.time(),
+        }
         raise TwoStepError(_("That code is not right. Enter the 6-digit code your app shows now."))
+    # The code just used is not accepted again at sign-in.
+    device.last_t = totp.t()
+    device.drift = totp.drift
+    device.throttle_reset(commit=False)
+    with transaction.atomic():
+        # One confirmation at a time per user, so that two tabs cannot store two apps.
+        User.objects.select_for_update().get(pk=user.pk)
+        if authenticator(user) is not None:
+            request.session.pop(SETUP_SESSION_KEY, None)
+            raise TwoStepError(_("Two-step verification is already on."))
+        # Unconfirmed devices left by set-ups started before secrets were kept in the session.
+        TOTPDevice.objects.filter(user=user).delete()
+        device.save()
+        codes = _new_recovery_codes(user)
+    request.session.pop(SETUP_SESSION_KEY, None)
     _complete(request, device)
     return codes
 

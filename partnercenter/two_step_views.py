@@ -33,8 +33,10 @@ class CodeForm(PlainLabels, forms.Form):
 
 
 def _next_url(request) -> str:
+    """Where to go after this step: a path on this site, else home. (Only a path: redirect()
+    would take anything else, such as "1", for the name of a view.)"""
     wanted = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(
+    if wanted.startswith("/") and url_has_allowed_host_and_scheme(
         wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return wanted
@@ -71,7 +73,6 @@ def two_step_setup(request):
     if two_step.authenticator(request.user) is not None:
         messages.info(request, _("Two-step verification is already on."))
         return redirect("two_step")
-    device = two_step.setup_start(user=request.user)
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -81,7 +82,7 @@ def two_step_setup(request):
         else:
             messages.success(request, _("Two-step verification is on."))
             return _codes_page(request, codes, next_url=_next_url(request))
-    key = b32encode(device.bin_key).decode()
+    key = b32encode(two_step.setup_device(request).bin_key).decode()
     return _private(
         TemplateResponse(
             request,
@@ -102,7 +103,7 @@ def two_step_qr(request):
     """The QR code (SVG) of the authenticator being set up: its secret, so never cached."""
     if two_step.authenticator(request.user) is not None:
         raise Http404
-    device = two_step.setup_start(user=request.user)
+    device = two_step.setup_device(request)
     image = BytesIO()
     write_qrcode_image(device.config_url, image)
     return _private(HttpResponse(image.getvalue(), content_type="image/svg+xml"))

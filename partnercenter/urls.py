@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path, reverse_lazy
+from django.urls import path, register_converter, reverse_lazy
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
@@ -8,9 +8,12 @@ from customers import history
 from customers import views as customer_views
 from partnercenter import two_step_views, user_views, views
 from partnercenter.access import public, signed_in
-from partnercenter.forms import SetPasswordForm
+from partnercenter.forms import SetPasswordForm, SignInForm
 from partnercenter.i18n import set_language
 from relationships import views as relationship_views
+from relationships.models import InvitationTokenConverter
+
+register_converter(InvitationTokenConverter, "token")
 
 admin.site.site_header = _("partnercenter back office")
 admin.site.site_title = _("partnercenter back office")
@@ -40,6 +43,11 @@ urlpatterns = [
         "customers/<int:customer_id>/relationships/<int:relationship_id>/remove/",
         relationship_views.relationship_remove,
         name="relationship_remove",
+    ),
+    path(
+        "customers/<int:customer_id>/relationships/<int:relationship_id>/give-up-dap/",
+        relationship_views.relationship_give_up_dap,
+        name="relationship_give_up_dap",
     ),
     path("partners/", relationship_views.partnerships, name="partnerships"),
     path("partners/request/", relationship_views.partnership_request, name="partnership_request"),
@@ -119,10 +127,19 @@ urlpatterns = [
         relationship_views.delegated_admin_remove,
         name="delegated_admin_remove",
     ),
-    path("invitations/<str:token>/", relationship_views.invitation, name="invitation"),
+    path(
+        "admin/relationships/<int:relationship_id>/end/",
+        relationship_views.customer_relationship_end,
+        name="customer_relationship_end",
+    ),
+    path("invitations/<token:token>/", relationship_views.invitation, name="invitation"),
     path(
         "accounts/login/",
-        public(auth_views.LoginView.as_view(redirect_authenticated_user=True)),
+        public(
+            auth_views.LoginView.as_view(
+                redirect_authenticated_user=True, authentication_form=SignInForm
+            )
+        ),
         name="login",
     ),
     path("accounts/logout/", signed_in(auth_views.LogoutView.as_view()), name="logout"),

@@ -13,10 +13,12 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from partnercenter import services, two_step
 from partnercenter.access import requires
 from partnercenter.forms import SupportProfileForm, UserAddForm, UserRolesForm
-from partnercenter.models import User
+from partnercenter.models import RoleChange, User
+from partnercenter.policy import Action
 from partnercenter.roles import Capability, Role
 
 USERS_PER_PAGE = 50
+ROLE_CHANGES_SHOWN = 20
 
 
 def _with_two_step(users):
@@ -47,7 +49,7 @@ def add_validation_error(form, error: ValidationError) -> None:
 def user_list(request):
     """The partner's own staff with their roles, state and two-step verification."""
     users = (
-        _with_two_step(User.objects.manageable_by(request.user))
+        _with_two_step(User.objects.restrict(request.user, Action.MANAGE))
         .prefetch_related("role_assignments")
         .order_by("-is_active", "last_name", "first_name", "username")
     )
@@ -85,20 +87,28 @@ def user_add(request):
 
 def _manageable_user(request, user_id) -> User:
     return get_object_or_404(
-        _with_two_step(User.objects.manageable_by(request.user)).select_related("partner"),
+        _with_two_step(User.objects.restrict(request.user, Action.MANAGE)).select_related(
+            "partner"
+        ),
         pk=user_id,
     )
 
 
 def _user_page(request, member: User, *, form=None, status=200):
+    is_self = member.pk == request.user.pk
+    if form is None and not is_self:
+        form = UserRolesForm(by=request.user, user=member)
+    role_changes = RoleChange.objects.filter(user=member).select_related("changed_by")
     return TemplateResponse(
         request,
         "partnercenter/user_detail.html",
         {
             "member": member,
             "roles": [r for r in Role if r in member.roles],
-            "form": form or UserRolesForm(by=request.user, user=member),
-            "is_self": member.pk == request.user.pk,
+            "form": form,
+            "role_changes": list(role_changes[:ROLE_CHANGES_SHOWN]),
+            "role_changes_limit": ROLE_CHANGES_SHOWN,
+            "is_self": is_self,
             "may_touch": Role.GLOBAL_ADMIN not in member.roles
             or Role.GLOBAL_ADMIN in request.user.roles,
         },
@@ -109,7 +119,7 @@ def _user_page(request, member: User, *, form=None, status=200):
 @require_GET
 @requires(Capability.MANAGE_USERS)
 def user_detail(request, user_id):
-    """One staff user: roles to edit, deactivate or reactivate, a new set-password link."""
+    """One staff user: roles, their changes, deactivate or reactivate, a set-password link."""
     return _user_page(request, _manageable_user(request, user_id))
 
 

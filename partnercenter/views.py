@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET
 from customers.models import Customer, Subscription
 from partnercenter import two_step
 from partnercenter.access import requires, signed_in
+from partnercenter.policy import Action, reach_of
 from partnercenter.roles import CAPABILITY_TABLE, Capability, Role
 
 
@@ -42,6 +43,7 @@ def my_access(request):
             "all_roles": list(Role),
             "rows": rows,
             "two_step_on": two_step.authenticator(request.user) is not None,
+            "reach": reach_of(request.user),
         },
     )
 
@@ -50,7 +52,7 @@ def my_access(request):
 @requires(Capability.VIEW_CUSTOMERS)
 def dashboard(request):
     """Counts of customers and subscriptions, and who is designated support contact for how many."""
-    subscriptions = Subscription.objects.visible_to(request.user)
+    subscriptions = Subscription.objects.restrict(request.user, Action.VIEW)
     per_contact = list(
         subscriptions.values("support_contact__name")
         .annotate(count=Count("pk"))
@@ -63,7 +65,7 @@ def dashboard(request):
         request,
         "partnercenter/dashboard.html",
         {
-            "customer_count": Customer.objects.visible_to(request.user).count(),
+            "customer_count": Customer.objects.restrict(request.user, Action.VIEW).count(),
             "subscription_count": subscriptions.count(),
             "per_contact": per_contact,
         },

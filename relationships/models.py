@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from partnercenter.models import Partner
+from partnercenter.policy import RestrictedQuerySet
 
 REQUEST_LIFETIME = timedelta(days=30)
 
@@ -25,20 +26,15 @@ def _state_check(name: str):
     )
 
 
-class ResellerPartnershipQuerySet(models.QuerySet):
-    def visible_to(self, user):
-        """A partner's own partnerships, from either side."""
-        partner_id = getattr(user, "partner_id", None)
-        if partner_id is None:
-            return self.none()
-        return self.filter(models.Q(provider_id=partner_id) | models.Q(reseller_id=partner_id))
-
+class ResellerPartnershipQuerySet(RestrictedQuerySet):
     def live(self):
         return self.exclude(state=RelationshipState.REMOVED)
 
 
 class ResellerPartnership(models.Model):
     """An agreement between an indirect provider and an indirect reseller."""
+
+    State = RelationshipState
 
     provider = models.ForeignKey(
         Partner,
@@ -86,25 +82,9 @@ class ResellerPartnership(models.Model):
         return f"{self.provider} ↔ {self.reseller} ({self.get_state_display()})"
 
 
-class CustomerRelationshipQuerySet(models.QuerySet):
-    def visible_to(self, user):
-        """For staff: their partner's own relationships, and (for a provider) those of its
-        resellers with the provider's customers. For a customer admin: their customer's."""
-        partner = getattr(user, "partner", None)
-        if partner is not None:
-            own = models.Q(partner_id=partner.pk)
-            if not partner.is_provider:
-                return self.filter(own)
-            customers = CustomerRelationship.objects.filter(
-                partner_id=partner.pk, state=RelationshipState.ACTIVE
-            ).values("customer_id")
-            resellers = ResellerPartnership.objects.filter(provider_id=partner.pk).values(
-                "reseller_id"
-            )
-            return self.filter(own | models.Q(customer_id__in=customers, partner_id__in=resellers))
-        if getattr(user, "customer_id", None):
-            return self.filter(customer_id=user.customer_id)
-        return self.none()
+class CustomerRelationshipQuerySet(RestrictedQuerySet):
+    def live(self):
+        return self.exclude(state=RelationshipState.REMOVED)
 
     def active(self):
         return self.filter(state=RelationshipState.ACTIVE)
@@ -112,6 +92,8 @@ class CustomerRelationshipQuerySet(models.QuerySet):
 
 class CustomerRelationship(models.Model):
     """A partner's reseller relationship with a customer, with or without DAP."""
+
+    State = RelationshipState
 
     partner = models.ForeignKey(
         Partner,
@@ -158,6 +140,19 @@ def new_invitation_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+class InvitationTokenConverter:
+    """An invitation token in a URL: what `new_invitation_token` makes, nothing else (a NUL
+    byte or a megabyte of text is simply not an invitation: 404)."""
+
+    regex = "[A-Za-z0-9_-]{16,64}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
 def request_expiry():
     return timezone.now() + REQUEST_LIFETIME
 
@@ -170,18 +165,7 @@ class RequestState(models.TextChoices):
     EXPIRED = "expired", _("Expired")
 
 
-class RelationshipRequestQuerySet(models.QuerySet):
-    def visible_to(self, user):
-        """Staff: requests their partner made or that name it. Customer admins: their own."""
-        partner_id = getattr(user, "partner_id", None)
-        if partner_id is not None:
-            return self.filter(
-                models.Q(requested_through_id=partner_id) | models.Q(partner_id=partner_id)
-            )
-        if getattr(user, "customer_id", None):
-            return self.filter(customer_id=user.customer_id)
-        return self.none()
-
+class RelationshipRequestQuerySet(RestrictedQuerySet):
     def open(self):
         """Pending and not yet past their expiry."""
         return self.filter(state=RequestState.PENDING, expires_at__gt=timezone.now())

@@ -4,13 +4,14 @@ Every refusal raises RelationshipError with a message for the person who asked; 
 changed then.
 """
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.models import Customer, Subscription, SupportContactChange
 from customers.services import support_contacts_fall_back
 from partnercenter.models import Partner, User
+from partnercenter.policy import Action, permits
 from relationships.models import (
     CustomerRelationship,
     RelationshipRequest,
@@ -32,6 +33,8 @@ class RelationshipError(Exception):
 @transaction.atomic
 def reseller_partnership_request(*, provider: Partner, partner_id: str, by: User):
     """Ask the reseller with MPN id `partner_id` for a partnership with `provider`."""
+    if by.partner_id != provider.pk or not permits(by, ResellerPartnership, Action.REQUEST):
+        raise RelationshipError(_("You may not request partnerships for this partner."))
     reseller = Partner.objects.filter(partner_id=partner_id.strip()).first()
     if reseller is None:
         raise RelationshipError(_("No partner has the partner id %(id)s.") % {"id": partner_id})
@@ -41,19 +44,29 @@ def reseller_partnership_request(*, provider: Partner, partner_id: str, by: User
         )
     existing = ResellerPartnership.objects.live().filter(provider=provider, reseller=reseller)
     if current := existing.first():
-        raise RelationshipError(
-            _("A partnership with %(partner)s already exists (%(state)s).")
-            % {"partner": reseller.name, "state": current.get_state_display().lower()}
-        )
-    return ResellerPartnership.objects.create(
-        provider=provider, reseller=reseller, state=RelationshipState.REQUESTED
+        raise _partnership_exists(reseller, current)
+    try:
+        with transaction.atomic():  # a savepoint: a request made at the same moment wins
+            return ResellerPartnership.objects.create(
+                provider=provider, reseller=reseller, state=RelationshipState.REQUESTED
+            )
+    except IntegrityError:
+        raise _partnership_exists(reseller, existing.first()) from None
+
+
+def _partnership_exists(reseller: Partner, current: ResellerPartnership | None):
+    state = current.get_state_display() if current else RelationshipState.REQUESTED.label
+    return RelationshipError(
+        _("A partnership with %(partner)s already exists (%(state)s).")
+        % {"partner": reseller.name, "state": str(state).lower()}
     )
 
 
-def _requested_partnership(partnership_id: int, reseller: Partner) -> ResellerPartnership:
+def _requested_partnership(partnership_id: int, by: User) -> ResellerPartnership:
     partnership = (
-        ResellerPartnership.objects.select_for_update()
-        .filter(pk=partnership_id, reseller=reseller)
+        ResellerPartnership.objects.restrict(by, Action.ANSWER)
+        .select_for_update(of=("self",))
+        .filter(pk=partnership_id)
         .first()
     )
     if partnership is None or partnership.state != RelationshipState.REQUESTED:
@@ -63,7 +76,7 @@ def _requested_partnership(partnership_id: int, reseller: Partner) -> ResellerPa
 
 @transaction.atomic
 def reseller_partnership_accept(*, partnership: ResellerPartnership, by: User):
-    partnership = _requested_partnership(partnership.pk, by.partner)
+    partnership = _requested_partnership(partnership.pk, by)
     partnership.state = RelationshipState.ACTIVE
     partnership.save(update_fields=["state", "updated_at"])
     return partnership
@@ -71,26 +84,33 @@ def reseller_partnership_accept(*, partnership: ResellerPartnership, by: User):
 
 @transaction.atomic
 def reseller_partnership_decline(*, partnership: ResellerPartnership, by: User):
-    partnership = _requested_partnership(partnership.pk, by.partner)
+    partnership = _requested_partnership(partnership.pk, by)
     partnership.state = RelationshipState.REMOVED
     partnership.save(update_fields=["state", "updated_at"])
     return partnership
 
 
 def partnership_removal_fallbacks(partnership: ResellerPartnership):
-    """The subscriptions whose contact falls back to the provider if `partnership` ends."""
+    """The subscriptions whose contact falls back to the provider if `partnership` ends:
+    those billed through that provider and designated to that reseller, at every customer."""
     return Subscription.objects.filter(
         provider_id=partnership.provider_id, support_contact_id=partnership.reseller_id
-    )
+    ).select_related("customer")
 
 
 @transaction.atomic
 def reseller_partnership_remove(
     *, partnership: ResellerPartnership, by: User
 ) -> list[SupportContactChange]:
-    """End a partnership; the reseller's designated subscriptions fall back to the provider."""
-    partnership = ResellerPartnership.objects.select_for_update().get(pk=partnership.pk)
-    if partnership.state == RelationshipState.REMOVED:
+    """End a partnership (either party's staff); the subscriptions of that provider designated
+    to that reseller fall back to the provider in the same transaction."""
+    partnership = (
+        ResellerPartnership.objects.restrict(by, Action.REMOVE)
+        .select_for_update(of=("self",))
+        .filter(pk=partnership.pk)
+        .first()
+    )
+    if partnership is None or partnership.state == RelationshipState.REMOVED:
         raise RelationshipError(_("This partnership was already removed; nothing changed."))
     partnership.state = RelationshipState.REMOVED
     partnership.save(update_fields=["state", "updated_at"])
@@ -123,6 +143,8 @@ def relationship_request_create(
     *, customer: Customer, partner: Partner, include_delegated_admin: bool, by: User
 ) -> RelationshipRequest:
     """Invite `customer` to a relationship with `partner` (staff's own or one of its resellers)."""
+    if not Customer.objects.restrict(by, Action.REQUEST).filter(pk=customer.pk).exists():
+        raise RelationshipError(_("You may not request a relationship with this customer."))
     if partner.pk not in {p.pk for p in requestable_partners(by.partner)}:
         raise RelationshipError(
             _(
@@ -140,7 +162,7 @@ def relationship_request_create(
         )
     pending = RelationshipRequest.objects.filter(
         partner=partner, customer=customer, state=RequestState.PENDING
-    ).select_for_update()
+    ).select_for_update(of=("self",))
     for earlier in pending:
         if not earlier.is_expired:
             raise RelationshipError(
@@ -157,24 +179,35 @@ def relationship_request_create(
             )
         earlier.state = RequestState.EXPIRED
         earlier.save(update_fields=["state"])
-    return RelationshipRequest.objects.create(
-        partner=partner,
-        requested_through=by.partner,
-        customer=customer,
-        include_delegated_admin=include_delegated_admin,
-        requested_by=by,
-    )
+    try:
+        with transaction.atomic():  # a savepoint: a request made at the same moment wins
+            return RelationshipRequest.objects.create(
+                partner=partner,
+                requested_through=by.partner,
+                customer=customer,
+                include_delegated_admin=include_delegated_admin,
+                requested_by=by,
+            )
+    except IntegrityError:
+        raise RelationshipError(
+            _(
+                "A request for %(partner)s was sent to %(customer)s a moment ago by someone "
+                "else; nothing changed. It is listed on the customer's Relationships tab."
+            )
+            % {"partner": partner.name, "customer": customer.name}
+        ) from None
 
 
 def _open_request_for(request_id: int, by: User) -> RelationshipRequest:
     """The request, locked, if `by` is an admin of its customer and it can still be answered."""
     request = (
-        RelationshipRequest.objects.select_for_update()
+        RelationshipRequest.objects.restrict(by, Action.ANSWER)
+        .select_for_update(of=("self",))
         .select_related("partner", "customer")
         .filter(pk=request_id)
         .first()
     )
-    if request is None or request.customer_id != by.customer_id:
+    if request is None:
         raise RelationshipError(_("This invitation is meant for another organisation."))
     if request.state == RequestState.ACCEPTED:
         raise RelationshipError(_("This invitation was already accepted; nothing changed."))
@@ -200,11 +233,15 @@ def _respond(request: RelationshipRequest, state: str, by: User) -> None:
 
 @transaction.atomic
 def relationship_request_accept(*, request: RelationshipRequest, by: User) -> CustomerRelationship:
-    """The customer's admin accepts: the relationship becomes active, with DAP if asked."""
+    """The customer's admin accepts: the relationship becomes active, with DAP if asked.
+
+    Accepting never takes away DAP a relationship already has, so it cannot make a designated
+    contact ineligible; it still locks the relationship row like every change of it.
+    """
     request = _open_request_for(request.pk, by)
     relationship = (
-        CustomerRelationship.objects.select_for_update()
-        .exclude(state=RelationshipState.REMOVED)
+        CustomerRelationship.objects.live()
+        .select_for_update(of=("self",))
         .filter(partner=request.partner, customer=request.customer)
         .first()
     )
@@ -223,10 +260,15 @@ def relationship_request_decline(*, request: RelationshipRequest, by: User) -> N
 
 
 def relationship_removal_fallbacks(relationship: CustomerRelationship):
-    """The customer's subscriptions whose contact falls back if this partner stops qualifying."""
-    return Subscription.objects.filter(
-        customer_id=relationship.customer_id, support_contact_id=relationship.partner_id
-    ).exclude(provider_id=relationship.partner_id)
+    """The subscriptions whose contact falls back if this partner stops qualifying: every one of
+    the customer's designated to the partner, whichever provider bills it."""
+    return (
+        Subscription.objects.filter(
+            customer_id=relationship.customer_id, support_contact_id=relationship.partner_id
+        )
+        .exclude(provider_id=relationship.partner_id)
+        .select_related("customer", "provider")
+    )
 
 
 def relationship_removal_blocker(relationship: CustomerRelationship) -> str | None:
@@ -252,16 +294,25 @@ def relationship_removal_blocker(relationship: CustomerRelationship) -> str | No
     return None
 
 
+def _locked_relationship(relationship_id: int, by: User, action: Action):
+    return (
+        CustomerRelationship.objects.restrict(by, action)
+        .select_for_update(of=("self",))
+        .select_related("partner", "customer")
+        .filter(pk=relationship_id)
+        .first()
+    )
+
+
 @transaction.atomic
 def customer_relationship_remove(
     *, relationship: CustomerRelationship, by: User
 ) -> list[SupportContactChange]:
-    """End a relationship; subscriptions that had this reseller as contact fall back."""
-    relationship = (
-        CustomerRelationship.objects.select_for_update(of=("self",))
-        .select_related("partner", "customer")
-        .get(pk=relationship.pk)
-    )
+    """End a relationship (the customer's admin or the partner's own staff); the subscriptions
+    that had this partner as designated contact fall back in the same transaction."""
+    relationship = _locked_relationship(relationship.pk, by, Action.REMOVE)
+    if relationship is None:
+        raise RelationshipError(_("You may not end this relationship."))
     if blocker := relationship_removal_blocker(relationship):
         raise RelationshipError(blocker)
     relationship.state = RelationshipState.REMOVED
@@ -276,11 +327,14 @@ def customer_relationship_remove(
 def delegated_admin_remove(
     *, relationship: CustomerRelationship, by: User
 ) -> list[SupportContactChange]:
-    """The customer's admin withdraws DAP; the partner stops qualifying as support contact."""
-    relationship = CustomerRelationship.objects.select_for_update().get(pk=relationship.pk)
-    if relationship.customer_id != by.customer_id:
-        raise RelationshipError(_("This relationship belongs to another organisation."))
-    if not relationship.delegated_admin or relationship.state != RelationshipState.ACTIVE:
+    """DAP withdrawn by the customer's admin or given up by the partner holding it; the
+    subscriptions designated to the partner at that customer fall back."""
+    relationship = _locked_relationship(relationship.pk, by, Action.REMOVE_DAP)
+    if (
+        relationship is None
+        or not relationship.delegated_admin
+        or relationship.state != RelationshipState.ACTIVE
+    ):
         raise RelationshipError(
             _("This partner holds no delegated admin privileges; nothing changed.")
         )

@@ -13,13 +13,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from customers.models import Customer, Subscription
 from partnercenter.access import customer_admin_required, requires, signed_in
+from partnercenter.policy import Action, permits
 from partnercenter.roles import Capability
 from relationships import services
 from relationships.forms import PartnershipRequestForm, RelationshipRequestForm
 from relationships.models import (
     CustomerRelationship,
     RelationshipRequest,
-    RelationshipState,
     ResellerPartnership,
 )
 
@@ -51,24 +51,26 @@ def _count(queryset, outer_field: str):
     )
 
 
-def _partnerships_for(partner):
-    partnerships = ResellerPartnership.objects.select_related("provider", "reseller")
+def _partnerships_for(user):
+    partner = user.partner
+    partnerships = (
+        ResellerPartnership.objects.restrict(user, Action.VIEW)
+        .annotate_permission(user, Action.REMOVE)
+        .annotate_permission(user, Action.ANSWER)
+        .select_related("provider", "reseller")
+    )
     if not partner.is_provider:
-        return partnerships.filter(reseller=partner).order_by("state", "provider__name")
+        return partnerships.order_by("state", "provider__name")
     customers = CustomerRelationship.objects.active().filter(
         customer_id__in=CustomerRelationship.objects.active()
         .filter(partner_id=partner.pk)
         .values("customer_id")
     )
     designated = Subscription.objects.filter(provider_id=partner.pk)
-    return (
-        partnerships.filter(provider=partner)
-        .annotate(
-            customer_count=_count(customers, "partner_id"),
-            designated_count=_count(designated, "support_contact_id"),
-        )
-        .order_by("state", "reseller__name")
-    )
+    return partnerships.annotate(
+        customer_count=_count(customers, "partner_id"),
+        designated_count=_count(designated, "support_contact_id"),
+    ).order_by("state", "reseller__name")
 
 
 @require_GET
@@ -82,10 +84,9 @@ def partnerships(request):
         "relationships/partnerships.html",
         {
             "partner": partner,
-            "partnerships": _partnerships_for(partner),
+            "partnerships": _partnerships_for(request.user),
             "form": form,
-            "can_request": partner.is_provider
-            and request.user.can(Capability.REQUEST_RELATIONSHIP),
+            "can_request": permits(request.user, ResellerPartnership, Action.REQUEST),
         },
     )
 
@@ -95,7 +96,7 @@ def partnerships(request):
 def partnership_request(request):
     """Ask a reseller, by partner id, for a partnership."""
     partner = request.user.partner
-    if not partner.is_provider:
+    if not permits(request.user, ResellerPartnership, Action.REQUEST):
         raise PermissionDenied
     form = PartnershipRequestForm(request.POST)
     if form.is_valid():
@@ -117,24 +118,24 @@ def partnership_request(request):
         "relationships/partnerships.html",
         {
             "partner": partner,
-            "partnerships": _partnerships_for(partner),
+            "partnerships": _partnerships_for(request.user),
             "form": form,
             "can_request": True,
         },
     )
 
 
-def _own_partnership(request, partnership_id) -> ResellerPartnership:
+def _partnership(request, partnership_id, action: Action) -> ResellerPartnership:
     return get_object_or_404(
-        ResellerPartnership.objects.visible_to(request.user).select_related("provider", "reseller"),
+        ResellerPartnership.objects.restrict(request.user, action).select_related(
+            "provider", "reseller"
+        ),
         pk=partnership_id,
     )
 
 
 def _answer_partnership(request, partnership_id, answer, done_message):
-    partnership = _own_partnership(request, partnership_id)
-    if partnership.reseller_id != request.user.partner_id:
-        raise PermissionDenied
+    partnership = _partnership(request, partnership_id, Action.ANSWER)
     _attempt(
         request,
         lambda: answer(partnership=partnership, by=request.user),
@@ -171,7 +172,7 @@ def partnership_decline(request, partnership_id):
 @requires(Capability.REMOVE_RELATIONSHIP)
 def partnership_remove(request, partnership_id):
     """Confirm, then end a partnership; its designated subscriptions fall back to the provider."""
-    partnership = _own_partnership(request, partnership_id)
+    partnership = _partnership(request, partnership_id, Action.REMOVE)
     if request.method == "POST":
         _attempt(
             request,
@@ -185,10 +186,8 @@ def partnership_remove(request, partnership_id):
             ),
         )
         return redirect("partnerships")
-    fallbacks = (
-        services.partnership_removal_fallbacks(partnership)
-        .select_related("customer")
-        .order_by("customer__name", "offer_name")
+    fallbacks = services.partnership_removal_fallbacks(partnership).order_by(
+        "customer__name", "offer_name", "pk"
     )
     return TemplateResponse(
         request,
@@ -200,28 +199,26 @@ def partnership_remove(request, partnership_id):
 # Staff: a customer's relationships -----------------------------------------------------------
 
 
-def _visible_customer(request, customer_id) -> Customer:
-    return get_object_or_404(Customer.objects.visible_to(request.user), pk=customer_id)
+def _customer(request, customer_id, action: Action = Action.VIEW) -> Customer:
+    return get_object_or_404(Customer.objects.restrict(request.user, action), pk=customer_id)
 
 
 @require_GET
 @requires(Capability.VIEW_CUSTOMERS)
 def customer_relationships(request, customer_id):
     """The partners that work with a customer, DAP, and the requests made to it."""
-    customer = _visible_customer(request, customer_id)
+    customer = _customer(request, customer_id)
     relationships = (
-        CustomerRelationship.objects.filter(customer=customer)
-        .exclude(state=RelationshipState.REMOVED)
+        CustomerRelationship.objects.restrict(request.user, Action.VIEW)
+        .live()
+        .filter(customer=customer)
+        .annotate_permission(request.user, Action.REMOVE)
+        .annotate_permission(request.user, Action.REMOVE_DAP)
         .select_related("partner")
         .order_by("partner__name")
     )
-    removable = set(
-        CustomerRelationship.objects.visible_to(request.user)
-        .filter(customer=customer)
-        .values_list("pk", flat=True)
-    )
     requests = (
-        RelationshipRequest.objects.visible_to(request.user)
+        RelationshipRequest.objects.restrict(request.user, Action.VIEW)
         .filter(customer=customer)
         .select_related("partner", "requested_by")
         .order_by("-created_at")[:20]
@@ -233,8 +230,8 @@ def customer_relationships(request, customer_id):
             "customer": customer,
             "tab": "relationships",
             "relationships": relationships,
-            "removable": removable if request.user.can(Capability.REMOVE_RELATIONSHIP) else set(),
             "requests": requests,
+            "can_share": permits(request.user, RelationshipRequest, Action.SHARE),
         },
     )
 
@@ -243,7 +240,7 @@ def customer_relationships(request, customer_id):
 @requires(Capability.REQUEST_RELATIONSHIP)
 def relationship_request_new(request, customer_id):
     """Invite a customer to a relationship with us or one of our resellers, DAP optional."""
-    customer = _visible_customer(request, customer_id)
+    customer = _customer(request, customer_id, Action.REQUEST)
     partners = services.requestable_partners(request.user.partner)
     if request.method == "POST":
         form = RelationshipRequestForm(request.POST, partners=partners)
@@ -261,8 +258,9 @@ def relationship_request_new(request, customer_id):
                 return redirect("relationship_request_detail", customer.pk, invitation.pk)
     else:
         initial = {"include_delegated_admin": request.GET.get("dap", "1") == "1"}
-        if request.GET.get("partner", "").isdigit():
-            initial["partner"] = int(request.GET["partner"])
+        partner = request.GET.get("partner", "")
+        if partner.isascii() and partner.isdigit() and len(partner) <= 18:
+            initial["partner"] = int(partner)
         form = RelationshipRequestForm(initial=initial, partners=partners)
     return TemplateResponse(
         request,
@@ -275,9 +273,9 @@ def relationship_request_new(request, customer_id):
 @requires(Capability.REQUEST_RELATIONSHIP)
 def relationship_request_detail(request, customer_id, request_id):
     """A request's invitation link and an email draft to copy, then Done."""
-    customer = _visible_customer(request, customer_id)
+    customer = _customer(request, customer_id)
     invitation = get_object_or_404(
-        RelationshipRequest.objects.visible_to(request.user).select_related(
+        RelationshipRequest.objects.restrict(request.user, Action.SHARE).select_related(
             "partner", "requested_by", "requested_through"
         ),
         customer=customer,
@@ -305,43 +303,96 @@ def relationship_request_detail(request, customer_id, request_id):
 @require_http_methods(["GET", "POST"])
 @requires(Capability.REMOVE_RELATIONSHIP)
 def relationship_remove(request, customer_id, relationship_id):
-    """Confirm, then end a customer relationship, or say why it cannot end yet."""
-    customer = _visible_customer(request, customer_id)
-    relationship = get_object_or_404(
-        CustomerRelationship.objects.visible_to(request.user).select_related("partner", "customer"),
-        customer=customer,
-        pk=relationship_id,
-    )
+    """Confirm, then end our own relationship with a customer, or say why it cannot end yet."""
+    customer = _customer(request, customer_id)
+    relationship = _relationship(request, relationship_id, Action.REMOVE, customer=customer)
     if request.method == "POST":
-        _attempt(
-            request,
-            lambda: services.customer_relationship_remove(
-                relationship=relationship, by=request.user
-            ),
-            lambda changes: (
-                _(
-                    "The relationship between %(partner)s and %(customer)s was removed. "
-                    "%(count)s subscription(s) fell back to their provider as designated "
-                    "support contact."
-                )
-                % {
-                    "partner": relationship.partner.name,
-                    "customer": customer.name,
-                    "count": len(changes),
-                }
-            ),
-        )
+        _end_relationship(request, relationship)
         return redirect("customer_relationships", customer.pk)
-    fallbacks = services.relationship_removal_fallbacks(relationship).select_related("provider")
-    return TemplateResponse(
+    return _removal_page(
         request,
         "relationships/relationship_remove.html",
+        relationship,
+        {"customer": customer, "tab": "relationships"},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@requires(Capability.REMOVE_RELATIONSHIP)
+def relationship_give_up_dap(request, customer_id, relationship_id):
+    """Confirm, then give up our delegated admin privileges for a customer."""
+    customer = _customer(request, customer_id)
+    relationship = _relationship(request, relationship_id, Action.REMOVE_DAP, customer=customer)
+    if request.method == "POST":
+        _remove_dap(
+            request,
+            relationship,
+            _("%(partner)s no longer holds delegated admin privileges for %(customer)s."),
+        )
+        return redirect("customer_relationships", customer.pk)
+    return _removal_page(
+        request,
+        "relationships/delegated_admin_remove.html",
+        relationship,
+        {"customer": customer, "tab": "relationships", "giving_up": True},
+    )
+
+
+def _relationship(request, relationship_id, action: Action, **lookups) -> CustomerRelationship:
+    return get_object_or_404(
+        CustomerRelationship.objects.restrict(request.user, action).select_related(
+            "partner", "customer"
+        ),
+        pk=relationship_id,
+        **lookups,
+    )
+
+
+def _end_relationship(request, relationship: CustomerRelationship) -> None:
+    try:
+        changes = services.customer_relationship_remove(relationship=relationship, by=request.user)
+    except services.RelationshipError as error:
+        messages.error(request, error.message)
+        return
+    messages.success(
+        request,
+        _(
+            "The relationship between %(partner)s and %(customer)s was removed. %(count)s "
+            "subscription(s) fell back to their provider as designated support contact."
+        )
+        % {
+            "partner": relationship.partner.name,
+            "customer": relationship.customer.name,
+            "count": len(changes),
+        },
+    )
+
+
+def _remove_dap(request, relationship: CustomerRelationship, done_message) -> None:
+    try:
+        services.delegated_admin_remove(relationship=relationship, by=request.user)
+    except services.RelationshipError as error:
+        messages.error(request, error.message)
+        return
+    messages.success(
+        request,
+        done_message
+        % {"partner": relationship.partner.name, "customer": relationship.customer.name},
+    )
+
+
+def _removal_page(request, template, relationship, context):
+    """The confirmation of a removal: what falls back, or why it cannot happen now."""
+    return TemplateResponse(
+        request,
+        template,
         {
-            "customer": customer,
-            "tab": "relationships",
+            **context,
             "relationship": relationship,
             "blocker": services.relationship_removal_blocker(relationship),
-            "fallbacks": fallbacks.order_by("offer_name", "pk"),
+            "fallbacks": services.relationship_removal_fallbacks(relationship).order_by(
+                "offer_name", "pk"
+            ),
         },
     )
 
@@ -354,13 +405,15 @@ def relationship_remove(request, customer_id, relationship_id):
 def customer_partner_relationships(request):
     """The customer's partners and the requests waiting for an answer."""
     relationships = (
-        CustomerRelationship.objects.visible_to(request.user)
+        CustomerRelationship.objects.restrict(request.user, Action.VIEW)
         .active()
+        .annotate_permission(request.user, Action.REMOVE)
+        .annotate_permission(request.user, Action.REMOVE_DAP)
         .select_related("partner")
         .order_by("partner__name")
     )
     pending = (
-        RelationshipRequest.objects.visible_to(request.user)
+        RelationshipRequest.objects.restrict(request.user, Action.VIEW)
         .open()
         .select_related("partner", "requested_through")
         .order_by("created_at")
@@ -379,7 +432,7 @@ def customer_partner_relationships(request):
 
 def _answer_invitation(request, request_id, answer, done_message):
     invitation = get_object_or_404(
-        RelationshipRequest.objects.visible_to(request.user).select_related("partner"),
+        RelationshipRequest.objects.restrict(request.user, Action.ANSWER).select_related("partner"),
         pk=request_id,
     )
     _attempt(
@@ -418,40 +471,37 @@ def invitation_decline(request, request_id):
 @customer_admin_required
 def delegated_admin_remove(request, relationship_id):
     """Confirm, then withdraw a partner's delegated admin privileges."""
-    relationship = get_object_or_404(
-        CustomerRelationship.objects.visible_to(request.user).active().select_related("partner"),
-        pk=relationship_id,
-    )
+    relationship = _relationship(request, relationship_id, Action.REMOVE_DAP)
     if request.method == "POST":
-        _attempt(
-            request,
-            lambda: services.delegated_admin_remove(relationship=relationship, by=request.user),
-            lambda _changes: (
-                _("%(partner)s no longer holds delegated admin privileges.")
-                % {"partner": relationship.partner.name}
-            ),
+        _remove_dap(
+            request, relationship, _("%(partner)s no longer holds delegated admin privileges.")
         )
         return redirect("customer_partner_relationships")
-    return TemplateResponse(
-        request,
-        "relationships/delegated_admin_remove.html",
-        {
-            "relationship": relationship,
-            "fallbacks": services.relationship_removal_fallbacks(relationship).order_by(
-                "offer_name", "pk"
-            ),
-        },
-    )
+    return _removal_page(request, "relationships/delegated_admin_remove.html", relationship, {})
+
+
+@require_http_methods(["GET", "POST"])
+@customer_admin_required
+def customer_relationship_end(request, relationship_id):
+    """Confirm, then end the customer's relationship with a partner."""
+    relationship = _relationship(request, relationship_id, Action.REMOVE)
+    if request.method == "POST":
+        _end_relationship(request, relationship)
+        return redirect("customer_partner_relationships")
+    return _removal_page(request, "relationships/relationship_end.html", relationship, {})
 
 
 @require_GET
 @signed_in
 def invitation(request, token):
     """Where an invitation link leads: the customer's admin to the request, others a message."""
-    invitation = get_object_or_404(
-        RelationshipRequest.objects.select_related("customer"), token=token
-    )
-    if request.user.customer_id != invitation.customer_id:
+    # The token is the invitation's secret: whoever holds it learns whom it is for, no more.
+    invitation = get_object_or_404(RelationshipRequest.objects.all(), token=token)
+    if (
+        not RelationshipRequest.objects.restrict(request.user, Action.ANSWER)
+        .filter(pk=invitation.pk)
+        .exists()
+    ):
         return TemplateResponse(
             request,
             "relationships/invitation_elsewhere.html",

@@ -1,5 +1,7 @@
 """factory-boy factories for every model."""
 
+from dataclasses import dataclass
+
 import factory
 from django.contrib.auth.hashers import make_password
 
@@ -142,3 +144,59 @@ class SupportContactChangeFactory(factory.django.DjangoModelFactory):
         StaffUserFactory, partner=factory.SelfAttribute("..subscription.provider")
     )
     through = SupportContactChange.Through.FORM
+
+
+@dataclass(frozen=True)
+class MultichannelWorld:
+    """DOMAIN.md's multi-channel shape, small: what the demo world has, built from factories."""
+
+    provider: Partner  # the customer's first provider (Contoso in the demo world)
+    second_provider: Partner  # Proseware
+    reseller: Partner  # Fabrikam: active partnerships with both providers, DAP for the customer
+    customer: Customer  # Adatum: active relationships with both providers and all resellers
+    subscription: Subscription  # billed through `provider`, supported by it
+    second_subscription: Subscription  # billed through `second_provider`, supported by `reseller`
+    requested_reseller: Partner  # Alpine: partnership with `provider` only requested; DAP
+    removed_reseller: Partner  # Coho: partnership with `provider` removed; DAP
+
+
+def multichannel_world() -> MultichannelWorld:
+    """A customer buying through two providers, with a reseller both work with, and two
+    resellers that hold DAP for the customer but whose partnership is not active."""
+    from customers.services import support_contact_assign
+
+    provider, second_provider = ProviderFactory(), ProviderFactory()
+    reseller, requested, removed = ResellerFactory(), ResellerFactory(), ResellerFactory()
+    for partnership_provider, partnership_reseller, state in (
+        (provider, reseller, RelationshipState.ACTIVE),
+        (second_provider, reseller, RelationshipState.ACTIVE),
+        (provider, requested, RelationshipState.REQUESTED),
+        (provider, removed, RelationshipState.REMOVED),
+    ):
+        ResellerPartnershipFactory(
+            provider=partnership_provider, reseller=partnership_reseller, state=state
+        )
+    customer = CustomerFactory()
+    for partner in (provider, second_provider, reseller, requested, removed):
+        CustomerRelationshipFactory(partner=partner, customer=customer, delegated_admin=True)
+    subscription = SubscriptionFactory(customer=customer, provider=provider)
+    second_subscription = SubscriptionFactory(
+        customer=customer, provider=second_provider, offer_name="Dynamics 365 Business Central"
+    )
+    support_contact_assign(
+        subscription=second_subscription,
+        contact=reseller,
+        by=None,
+        expected_version=second_subscription.version,
+    )
+    second_subscription.refresh_from_db()
+    return MultichannelWorld(
+        provider=provider,
+        second_provider=second_provider,
+        reseller=reseller,
+        customer=customer,
+        subscription=subscription,
+        second_subscription=second_subscription,
+        requested_reseller=requested,
+        removed_reseller=removed,
+    )

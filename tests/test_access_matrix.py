@@ -71,6 +71,11 @@ EXPECTED_POLICIES = {
         "GET": Capability.REMOVE_RELATIONSHIP,
         "POST": Capability.REMOVE_RELATIONSHIP,
     },
+    "relationship_give_up_dap": {
+        "GET": Capability.REMOVE_RELATIONSHIP,
+        "POST": Capability.REMOVE_RELATIONSHIP,
+    },
+    "customer_relationship_end": {"GET": CUSTOMER_ADMIN, "POST": CUSTOMER_ADMIN},
     "customer_partner_relationships": {"GET": CUSTOMER_ADMIN},
     "invitation_accept": {"POST": CUSTOMER_ADMIN},
     "invitation_decline": {"POST": CUSTOMER_ADMIN},
@@ -121,9 +126,10 @@ def _expected_status(user: str, policy) -> set[int]:
 def world(db):
     subscription = factories.SubscriptionFactory()
     provider, customer = subscription.provider, subscription.customer
-    factories.CustomerRelationshipFactory(partner=provider, customer=customer)
+    # The provider's own relationship: the one its staff (and the customer's admin) may end.
+    relationship = factories.CustomerRelationshipFactory(partner=provider, customer=customer)
     reseller = factories.ResellerPartnershipFactory(provider=provider).reseller
-    relationship = factories.CustomerRelationshipFactory(customer=customer, partner=reseller)
+    factories.CustomerRelationshipFactory(customer=customer, partner=reseller)
     change = support_contact_assign(
         subscription=subscription, contact=reseller, by=None, expected_version=1
     )

@@ -19,7 +19,16 @@ def test_demo_world_lists_the_provider_and_fabrikam_only(premium):
     assert {(n.partner.name, n.reason) for n in options.not_listed} == {
         ("Northwind Traders IT", NotListedReason.NO_DELEGATED_ADMIN),
         ("Trey Research", NotListedReason.NO_RELATIONSHIP),
+        ("Alpine IT Services", NotListedReason.PARTNERSHIP_NOT_ACTIVE),  # requested
+        ("Coho Systems", NotListedReason.PARTNERSHIP_NOT_ACTIVE),  # removed
     }
+
+
+def test_the_second_providers_subscription_lists_its_own_resellers_only(adatum):
+    dynamics = adatum.subscriptions.get(offer_name="Dynamics 365 Business Central Essentials")
+    options = contact_options(dynamics)
+    assert _names(options.eligible) == ["Proseware Distribution", "Fabrikam Solutions"]
+    assert options.not_listed == []
 
 
 def _world():
@@ -39,12 +48,13 @@ def test_a_reseller_needs_an_active_partnership_with_the_provider():
     assert options.reason_for(reseller) == NotListedReason.PARTNERSHIP_NOT_ACTIVE
 
 
-def test_a_reseller_tied_only_to_the_customer_is_not_listed_for_lack_of_partnership():
+def test_a_reseller_the_provider_does_not_know_is_not_mentioned_at_all():
+    """The customer's other partners are none of the provider's business."""
     subscription, reseller = _world()
     factories.CustomerRelationshipFactory(partner=reseller, customer=subscription.customer)
-    assert contact_options(subscription).reason_for(reseller) == (
-        NotListedReason.PARTNERSHIP_NOT_ACTIVE
-    )
+    options = contact_options(subscription)
+    assert reseller not in options.eligible
+    assert options.reason_for(reseller) is None
 
 
 def test_a_reseller_needs_an_active_relationship_with_the_customer():

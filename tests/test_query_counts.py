@@ -75,10 +75,36 @@ def _pages(adatum, premium, change):
         reverse("user_add"),
         reverse("two_step"),
     ]
+    fabrikam = Partner.objects.get(name="Fabrikam Solutions")
+    fabrikams = fabrikam.customer_relationships.get(customer=adatum)
+    partnership = fabrikam.provider_partnerships.get(provider__name="Contoso Distribution")
+    own = adatum.relationships.get(partner__name="Contoso Distribution")
     return {
-        "adminagent": staff,
+        "adminagent": [
+            *staff,
+            reverse("partnerships"),
+            reverse("partnership_remove", args=[partnership.pk]),
+            reverse("relationship_remove", args=[adatum.pk, own.pk]),
+            reverse("relationship_give_up_dap", args=[adatum.pk, own.pk]),
+            reverse("relationship_request_new", args=[adatum.pk]),
+        ],
         "globaladmin": admin,
-        "adatumadmin": [reverse("customer_support"), reverse("my_access")],
+        "fabrikam": [
+            reverse("dashboard"),
+            reverse("customer_detail", args=[adatum.pk]),
+            reverse("customer_relationships", args=[adatum.pk]),
+            reverse("subscription_detail", args=[adatum.pk, premium.pk]),
+            reverse("relationship_give_up_dap", args=[adatum.pk, fabrikams.pk]),
+            reverse("partnerships"),
+            reverse("history"),
+        ],
+        "adatumadmin": [
+            reverse("customer_support"),
+            reverse("my_access"),
+            reverse("customer_partner_relationships"),
+            reverse("delegated_admin_remove", args=[fabrikams.pk]),
+            reverse("customer_relationship_end", args=[fabrikams.pk]),
+        ],
     }
 
 

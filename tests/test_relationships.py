@@ -77,7 +77,7 @@ def test_only_the_reseller_answers_a_partnership_request(client, demo_world):
     client.force_login(
         factories.StaffUserFactory(partner=partnership.provider, roles=["global_admin"])
     )
-    assert client.post(reverse("partnership_accept", args=[partnership.pk])).status_code == 403
+    assert client.post(reverse("partnership_accept", args=[partnership.pk])).status_code == 404
     other = factories.StaffUserFactory(partner=factories.ResellerFactory(), roles=["admin_agent"])
     client.force_login(other)
     assert client.post(reverse("partnership_accept", args=[partnership.pk])).status_code == 404
@@ -131,7 +131,9 @@ def test_removing_a_partnership_lists_and_then_records_the_fall_backs(
     support_contact_assign(
         subscription=premium, contact=fabrikam, by=demo_user("adminagent"), expected_version=1
     )
-    partnership = ResellerPartnership.objects.get(reseller=fabrikam)
+    partnership = ResellerPartnership.objects.get(
+        reseller=fabrikam, provider__name="Contoso Distribution"
+    )
     client = as_user("salesagent")
     confirm = client.get(reverse("partnership_remove", args=[partnership.pk])).content.decode()
     assert "Adatum Corporation: Office 365 Business Premium" in confirm
@@ -310,8 +312,12 @@ def test_an_invitation_meant_for_another_customer_says_so_and_changes_nothing(
     assert northwind_dap_request.state == RequestState.PENDING
 
 
-def test_an_unknown_invitation_token_is_404(as_user, demo_world):
-    assert as_user("adatumadmin").get(reverse("invitation", args=["nope"])).status_code == 404
+@pytest.mark.parametrize(
+    "token", ["A" * 43, "nope", "%00", "a%00" * 20, "x" * 10_000, "%C2%B2" * 20]
+)
+def test_an_unknown_or_malformed_invitation_token_is_404(as_user, demo_world, token):
+    for username in ("adatumadmin", "adminagent"):
+        assert as_user(username).get(f"/invitations/{token}/").status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -403,7 +409,7 @@ def test_a_provider_can_remove_its_own_relationship_once_nothing_is_active(
     assert own.state == RelationshipState.REMOVED
 
 
-def test_removing_a_reseller_relationship_falls_back_and_records_history(
+def test_the_reseller_ends_its_relationship_and_every_provider_falls_back(
     as_user, demo_user, adatum, premium, partner_named
 ):
     fabrikam = partner_named("Fabrikam Solutions")
@@ -415,23 +421,128 @@ def test_removing_a_reseller_relationship_falls_back_and_records_history(
             by=demo_user("adminagent"),
             expected_version=1,
         )
+    # Proseware's Dynamics subscription is designated to Fabrikam too: it falls back as well.
+    dynamics = adatum.subscriptions.get(offer_name="Dynamics 365 Business Central Essentials")
     relationship = CustomerRelationship.objects.get(partner=fabrikam, customer=adatum)
-    client = as_user("salesagent")
+    client = as_user("fabrikam")
     confirm = client.get(reverse("relationship_remove", args=[adatum.pk, relationship.pk]))
-    html = confirm.content.decode()
-    assert "These 2 subscriptions fall back" in html
+    assert "These 3 subscriptions fall back" in confirm.content.decode()
     response = client.post(
         reverse("relationship_remove", args=[adatum.pk, relationship.pk]), follow=True
     )
-    assert "2 subscription(s) fell back" in messages_of(response)
-    for subscription in (premium, e3):
+    assert "3 subscription(s) fell back" in messages_of(response)
+    for subscription in (premium, e3, dynamics):
         subscription.refresh_from_db()
-        assert subscription.support_contact.name == "Contoso Distribution"
-        assert subscription.version == 3
-        assert subscription.support_contact_changes.first().through == "relationship_removal"
+        assert subscription.support_contact == subscription.provider
+        change = subscription.support_contact_changes.first()
+        assert (change.through, change.changed_by) == (
+            "relationship_removal",
+            demo_user("fabrikam"),
+        )
+    assert premium.version == e3.version == 3
     relationship.refresh_from_db()
     assert relationship.state == RelationshipState.REMOVED
     assert not contact_options(premium).is_eligible(fabrikam)
+
+
+@pytest.mark.parametrize(
+    ("username", "reseller"),
+    [
+        ("salesagent", "Fabrikam Solutions"),  # active partnership
+        ("adminagent", "Alpine IT Services"),  # partnership only requested
+        ("globaladmin", "Coho Systems"),  # partnership removed
+        ("proseware", "Fabrikam Solutions"),  # another provider of the same reseller
+    ],
+)
+def test_a_provider_never_ends_a_resellers_relationship(
+    as_user, demo_user, adatum, premium, partner_named, username, reseller
+):
+    """Finding 1: a relationship ends only by one of its two parties."""
+    fabrikam = partner_named("Fabrikam Solutions")
+    support_contact_assign(
+        subscription=premium, contact=fabrikam, by=demo_user("adminagent"), expected_version=1
+    )
+    relationship = CustomerRelationship.objects.get(partner__name=reseller, customer=adatum)
+    url = reverse("relationship_remove", args=[adatum.pk, relationship.pk])
+    client = as_user(username)
+    assert client.get(url).status_code == 404
+    assert client.post(url).status_code == 404
+    relationship.refresh_from_db()
+    premium.refresh_from_db()
+    assert relationship.state == RelationshipState.ACTIVE
+    assert premium.support_contact == fabrikam
+    tab = client.get(reverse("customer_relationships", args=[adatum.pk])).content.decode()
+    assert f"Remove {reseller}" not in tab
+
+
+def test_the_customers_admin_ends_a_relationship_and_its_subscriptions_fall_back(
+    as_user, demo_user, adatum, premium, partner_named
+):
+    fabrikam = partner_named("Fabrikam Solutions")
+    support_contact_assign(
+        subscription=premium, contact=fabrikam, by=demo_user("adminagent"), expected_version=1
+    )
+    relationship = CustomerRelationship.objects.get(partner=fabrikam, customer=adatum)
+    client = as_user("adatumadmin")
+    page = client.get(reverse("customer_partner_relationships")).content.decode()
+    assert "End the relationship with Fabrikam Solutions" in page
+    confirm = client.get(reverse("customer_relationship_end", args=[relationship.pk]))
+    assert "Office 365 Business Premium" in confirm.content.decode()
+    client.post(reverse("customer_relationship_end", args=[relationship.pk]))
+    relationship.refresh_from_db()
+    premium.refresh_from_db()
+    assert relationship.state == RelationshipState.REMOVED
+    assert premium.support_contact.name == "Contoso Distribution"
+    assert premium.support_contact_changes.first().changed_by == demo_user("adatumadmin")
+    again = client.post(reverse("customer_relationship_end", args=[relationship.pk]), follow=True)
+    assert "already removed" in messages_of(again)
+
+
+def test_the_reseller_gives_up_dap_and_its_subscriptions_fall_back(
+    as_user, demo_user, adatum, premium, partner_named
+):
+    fabrikam = partner_named("Fabrikam Solutions")
+    support_contact_assign(
+        subscription=premium, contact=fabrikam, by=demo_user("adminagent"), expected_version=1
+    )
+    relationship = CustomerRelationship.objects.get(partner=fabrikam, customer=adatum)
+    client = as_user("fabrikam")
+    tab = client.get(reverse("customer_relationships", args=[adatum.pk])).content.decode()
+    assert "Give up delegated admin privileges" in tab
+    url = reverse("relationship_give_up_dap", args=[adatum.pk, relationship.pk])
+    assert "Office 365 Business Premium" in client.get(url).content.decode()
+    client.post(url)
+    relationship.refresh_from_db()
+    premium.refresh_from_db()
+    assert (relationship.state, relationship.delegated_admin) == (RelationshipState.ACTIVE, False)
+    assert premium.support_contact.name == "Contoso Distribution"
+    assert "holds no delegated admin privileges" in messages_of(client.post(url, follow=True))
+    # Nobody else gives up a partner's DAP for it.
+    assert as_user("adminagent").post(url).status_code == 404
+
+
+def test_a_reseller_sees_only_its_own_relationship_on_the_relationships_tab(as_user, adatum):
+    """Finding 4: a reseller never learns which other partners work with a customer."""
+    tab = as_user("fabrikam").get(reverse("customer_relationships", args=[adatum.pk]))
+    html = tab.content.decode()
+    assert "Fabrikam Solutions" in html
+    for other in (
+        "Contoso Distribution",
+        "Proseware Distribution",
+        "Northwind Traders IT",
+        "Alpine IT Services",
+        "Coho Systems",
+    ):
+        assert other not in html
+
+
+def test_a_provider_sees_its_own_and_its_resellers_relationships_only(as_user, adatum):
+    html = as_user("proseware").get(reverse("customer_relationships", args=[adatum.pk]))
+    html = html.content.decode()
+    assert "Proseware Distribution" in html
+    assert "Fabrikam Solutions" in html
+    for other in ("Contoso Distribution", "Northwind Traders IT", "Alpine IT Services"):
+        assert other not in html
 
 
 def test_another_partners_relationship_cannot_be_removed(client, adatum):

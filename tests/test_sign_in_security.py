@@ -1,19 +1,24 @@
 """Sign-in throttling, idle sessions and two-step verification."""
 
+import re
 import time
+from base64 import b32decode
 from datetime import timedelta
+from unittest import mock
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 from axes.models import AccessAttempt
 from django.conf import settings
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from django_otp.oath import totp
-from django_otp.plugins.otp_static.models import StaticToken
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from partnercenter import signin
+from partnercenter import signin, two_step
 from partnercenter.demo import DEMO_PASSWORD
 from partnercenter.models import User
 from partnercenter.roles import Role
@@ -97,6 +102,75 @@ def test_the_back_office_sign_in_is_the_same_throttled_page(client, demo_world):
     assert response.redirect_chain[0][0].startswith(LOGIN)
 
 
+# Usernames and passwords no account can have: refused like a wrong password, without hashing
+# anything, and counted like any failed sign-in.
+
+IMPOSSIBLE = {
+    "256 characters": ("u" * 256, "wrong-password"),
+    "10,000 characters": ("u" * 10_000, "wrong-password"),
+    "NUL in the username": ("adminagent\0", DEMO_PASSWORD),
+    "NUL in the password": ("adminagent", DEMO_PASSWORD + "\0"),
+}
+
+
+@pytest.fixture
+def hashes():
+    """Counts the passwords hashed (checked or made) while the test runs."""
+    with mock.patch.object(
+        PBKDF2PasswordHasher, "encode", autospec=True, side_effect=PBKDF2PasswordHasher.encode
+    ) as encode:
+        yield encode
+
+
+@pytest.mark.parametrize(("username", "password"), IMPOSSIBLE.values(), ids=IMPOSSIBLE.keys())
+def test_an_impossible_username_or_password_is_refused_without_hashing_and_counted(
+    client, demo_world, hashes, username, password
+):
+    response = sign_in(client, username, password, address="10.3.3.3")
+    assert response.status_code == 200
+    assert "Please enter a correct username and password" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+    assert hashes.call_count == 0
+    attempt = AccessAttempt.objects.get(ip_address="10.3.3.3")
+    assert attempt.failures_since_start == 1
+    assert len(attempt.username) <= 150
+    assert "\0" not in attempt.username
+
+
+def test_an_unknown_username_of_ordinary_length_still_costs_a_hash(client, demo_world, hashes):
+    # The other side of the test above: ordinary failures go through the password check.
+    response = sign_in(client, "u" * 150, "wrong-password")
+    assert "Please enter a correct username and password" in response.content.decode()
+    assert hashes.call_count == 1
+
+
+@pytest.mark.parametrize(("username", "password"), IMPOSSIBLE.values(), ids=IMPOSSIBLE.keys())
+def test_repeated_impossible_sign_ins_lock_the_address_out(client, demo_world, username, password):
+    for attempt in range(1, settings.AXES_FAILURE_LIMIT + 1):
+        response = sign_in(client, username, password, address="10.4.4.4")
+        if attempt < settings.AXES_FAILURE_LIMIT:
+            assert response.status_code == 200
+            assert "Please enter a correct username and password" in response.content.decode()
+    assert response.status_code == 429
+    assert LOCKED in response.content.decode()
+
+    # Then even a real user with the right password is refused from that address...
+    refused = sign_in(Client(), "salesagent", DEMO_PASSWORD, address="10.4.4.4")
+    assert refused.status_code == 429
+    assert LOCKED in refused.content.decode()
+    assert "_auth_user_id" not in refused.wsgi_request.session
+    # ...and still signs in from another.
+    assert sign_in(Client(), "salesagent", DEMO_PASSWORD, address="10.5.5.5").status_code == 302
+
+
+def test_the_lockout_page_shows_at_most_a_usernames_worth_of_characters(client, demo_world):
+    fail(client, "adminagent", 5)
+    response = sign_in(client, "u" * 10_000, "wrong-password")
+    assert response.status_code == 429
+    value = re.search(r'name="username" value="(u*)"', response.content.decode()).group(1)
+    assert len(value) == 150
+
+
 def test_behind_proxies_the_address_comes_from_x_forwarded_for(rf, settings):
     settings.SIGNIN_PROXY_COUNT = 1
     request = rf.post(LOGIN, REMOTE_ADDR="10.0.0.254", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9")
@@ -136,12 +210,102 @@ def code_for(device) -> str:
     return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
 
 
+def key_on(page) -> bytes:
+    """The secret key the set-up page shows to type into an authenticator app."""
+    shown = re.search(r'<code class="secret-key">([A-Z2-7 ]+)</code>', page.content.decode())
+    return b32decode(shown.group(1).replace(" ", ""))
+
+
+def app_code(key: bytes) -> str:
+    """The code an authenticator app given `key` shows now."""
+    return f"{totp(key):06d}"
+
+
 def set_up(client, user) -> tuple[TOTPDevice, list[str]]:
     page = client.get(reverse("two_step_setup"))
     assert "Scan this QR code" in page.content.decode()
-    device = TOTPDevice.objects.get(user=user, confirmed=False)
-    done = client.post(reverse("two_step_setup"), {"code": code_for(device)})
-    return device, done.context["codes"]
+    done = client.post(reverse("two_step_setup"), {"code": app_code(key_on(page))})
+    return TOTPDevice.objects.get(user=user), done.context["codes"]
+
+
+def no_devices() -> bool:
+    return not TOTPDevice.objects.exists() and not StaticDevice.objects.exists()
+
+
+def test_opening_the_set_up_page_and_its_qr_code_stores_nothing(client, db):
+    user = factories.StaffUserFactory(roles=[Role.SALES_AGENT])
+    client.force_login(user)
+    first = client.get(reverse("two_step_setup"))
+    qr = client.get(reverse("two_step_qr"))
+    again = client.get(reverse("two_step_setup"))
+    assert first.status_code == qr.status_code == again.status_code == 200
+    assert no_devices()
+    # The same secret all along, until a code confirms it.
+    assert key_on(first) == key_on(again)
+    assert b"<svg" in qr.content
+
+
+def test_the_qr_code_carries_the_secret_the_page_shows(client, db):
+    from django_otp.qr import write_qrcode_image
+
+    user = factories.StaffUserFactory(roles=[Role.SALES_AGENT])
+    client.force_login(user)
+    page = client.get(reverse("two_step_setup"))
+    urls = []
+    with mock.patch(
+        "partnercenter.two_step_views.write_qrcode_image",
+        side_effect=lambda url, out: urls.append(url) or write_qrcode_image(url, out),
+    ):
+        client.get(reverse("two_step_qr"))
+    secret = parse_qs(urlparse(urls[0]).query)["secret"][0]
+    assert b32decode(secret) == key_on(page)
+    assert urls[0].startswith(f"otpauth://totp/partnercenter%3A{user.username}?")
+
+
+def test_the_authenticator_is_stored_only_when_a_right_code_is_given(client, db):
+    user = factories.StaffUserFactory(roles=[Role.SALES_AGENT])
+    client.force_login(user)
+    page = client.get(reverse("two_step_setup"))
+    wrong = client.post(reverse("two_step_setup"), {"code": "000000"})
+    assert "That code is not right" in wrong.content.decode()
+    assert no_devices()
+    assert key_on(wrong) == key_on(page)
+
+    session = client.session
+    session[two_step.SETUP_SESSION_KEY] = {**session[two_step.SETUP_SESSION_KEY], "failures": 0}
+    session.save()
+    done = client.post(reverse("two_step_setup"), {"code": app_code(key_on(page))})
+    assert "Two-step verification is on" in done.content.decode()
+    device = TOTPDevice.objects.get(user=user)
+    assert device.confirmed
+    assert device.bin_key == key_on(page)
+    assert StaticToken.objects.filter(device__user=user).count() == 10
+    assert two_step.SETUP_SESSION_KEY not in client.session
+    # The secret is no longer on offer.
+    assert client.get(reverse("two_step_qr")).status_code == 404
+    assert client.get(reverse("two_step_setup")).url == reverse("two_step")
+
+
+def test_a_set_up_whose_session_lost_the_secret_must_start_again(client, db):
+    user = factories.StaffUserFactory(roles=[Role.SALES_AGENT])
+    client.force_login(user)
+    page = client.get(reverse("two_step_setup"))
+    session = client.session
+    del session[two_step.SETUP_SESSION_KEY]
+    session.save()
+    response = client.post(reverse("two_step_setup"), {"code": app_code(key_on(page))})
+    assert "Start the set-up again: the page was out of date." in response.content.decode()
+    assert no_devices()
+
+
+def test_an_unconfirmed_device_left_by_an_earlier_set_up_is_replaced(client, db):
+    user = factories.StaffUserFactory(roles=[Role.SALES_AGENT])
+    TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+    client.force_login(user)
+    assert client.get(reverse("two_step")).context["device"] is None
+    device, _codes = set_up(client, user)
+    assert list(TOTPDevice.objects.filter(user=user)) == [device]
+    assert device.confirmed
 
 
 def test_a_global_admin_must_set_up_two_step_verification_before_anything_else(client, db):
@@ -166,7 +330,14 @@ def test_a_global_admin_must_set_up_two_step_verification_before_anything_else(c
     assert "That code is not right" in wrong.content.decode()
     throttled = client.post(reverse("two_step_setup"), {"code": "000000"})
     assert "Too many wrong codes" in throttled.content.decode()
-    TOTPDevice.objects.filter(user=admin).update(throttling_failure_count=0)
+    assert no_devices()
+    # The throttle (kept with the pending secret in the session) lets a code through later.
+    session = client.session
+    session[two_step.SETUP_SESSION_KEY] = {
+        **session[two_step.SETUP_SESSION_KEY],
+        "failed_at": time.time() - 60,
+    }
+    session.save()
     device, codes = set_up(client, admin)
     assert len(codes) == 10
     assert client.get(reverse("dashboard")).status_code == 200
@@ -198,6 +369,15 @@ def test_with_two_step_on_sign_in_asks_for_a_code(client, db):
     assert ok.status_code == 302
     assert ok.url == "/history/"
     assert client.get(reverse("dashboard")).status_code == 200
+
+
+@pytest.mark.parametrize("wanted", ["1", "dashboard", "a" * 256, "https://evil.example/", "//evil"])
+def test_after_the_second_step_only_a_path_on_this_site_is_followed(client, db, wanted):
+    client.force_login(factories.StaffUserFactory(roles=[Role.SALES_AGENT]))
+    response = client.get(reverse("two_step_verify"), {"next": wanted})
+    assert response.status_code == 302
+    assert response.url == reverse("home")
+    assert client.get(reverse("two_step_verify"), {"next": "/history/"}).url == "/history/"
 
 
 def test_a_recovery_code_signs_in_once(client, db):

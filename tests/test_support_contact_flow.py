@@ -13,6 +13,11 @@ from tests import factories
 pytestmark = pytest.mark.django_db
 
 
+def contoso_changes():
+    """The history of Contoso's subscriptions (the demo world's Proseware one has its own)."""
+    return SupportContactChange.objects.filter(subscription__provider__name="Contoso Distribution")
+
+
 def page_url(subscription):
     return reverse("subscription_detail", args=[subscription.customer_id, subscription.pk])
 
@@ -54,7 +59,7 @@ def test_submit_changes_the_contact_records_history_and_redirects_to_the_review(
     fabrikam = partner_named("Fabrikam Solutions")
     response = submit(signed_in(client, demo_user, "adminagent"), premium, fabrikam)
 
-    change = SupportContactChange.objects.get()
+    change = contoso_changes().get()
     assert response.status_code == 302
     assert response.url == reverse(
         "support_contact_change", args=[premium.customer_id, premium.pk, change.pk]
@@ -93,7 +98,7 @@ def test_an_htmx_submit_answers_with_the_review_section_and_the_new_history(
     assert ">Close</button>" in html
     assert 'id="history-section"' in html
     assert 'hx-swap-oob="true"' in html
-    assert SupportContactChange.objects.count() == 1
+    assert contoso_changes().count() == 1
 
 
 def test_the_history_lists_changes_newest_first(client, demo_user, premium, partner_named):
@@ -124,7 +129,7 @@ def test_a_stale_form_changes_nothing_and_says_who_changed_it_to_what(
     assert re.search(r'<option value="\d+" selected>Fabrikam Solutions</option>', html)
     premium.refresh_from_db()
     assert premium.support_contact == fabrikam
-    assert SupportContactChange.objects.count() == 1
+    assert contoso_changes().count() == 1
 
 
 def _refused(client, subscription, data, expected_message, status=200):
@@ -135,7 +140,7 @@ def _refused(client, subscription, data, expected_message, status=200):
         assert expected_message in response.content.decode()
     after = Subscription.objects.get(pk=subscription.pk)
     assert (after.support_contact_id, after.version) == (before.support_contact_id, before.version)
-    assert not SupportContactChange.objects.exists()
+    assert not contoso_changes().exists()
 
 
 def test_a_forged_contact_id_changes_nothing(client, demo_user, premium):
@@ -216,7 +221,7 @@ def test_choosing_the_current_contact_again_records_nothing(
         follow=True,
     )
     assert "already is the designated support contact" in response.content.decode()
-    assert not SupportContactChange.objects.exists()
+    assert not contoso_changes().exists()
 
 
 def test_the_sales_agent_sees_the_contact_but_no_submit(client, demo_user, premium, partner_named):
@@ -248,7 +253,9 @@ def test_reseller_staff_see_their_designated_subscriptions_read_only(
     response = client.post(
         post_url(premium), {"contact": partner_named("Contoso Distribution").pk, "version": 2}
     )
-    assert response.status_code == 403
+    assert response.status_code == 404  # it may read, never assign
+    premium.refresh_from_db()
+    assert premium.support_contact == fabrikam
 
 
 def test_another_partners_customer_and_subscription_answer_404(client, demo_user, premium):
@@ -319,3 +326,29 @@ def test_a_customer_admin_sees_nothing_of_other_customers_or_partner_pages(
     assert client.get(reverse("customer_list")).status_code == 403
     assert client.get(page_url(premium)).status_code == 403
     assert client.get(page_url(other)).status_code == 403
+
+
+def test_a_reseller_sees_only_the_history_entries_that_name_it(
+    client, demo_user, premium, partner_named
+):
+    """Finding 4: the subscription page's history is scoped like the History page."""
+    agent = demo_user("adminagent")
+    northwind = partner_named("Northwind Traders IT")
+    northwind.customer_relationships.filter(customer=premium.customer).update(delegated_admin=True)
+    first = support_contact_assign(
+        subscription=premium, contact=northwind, by=agent, expected_version=1
+    )
+    second = support_contact_assign(
+        subscription=premium,
+        contact=partner_named("Fabrikam Solutions"),
+        by=agent,
+        expected_version=2,
+    )
+    signed_in(client, demo_user, "fabrikam")
+    html = client.get(page_url(premium)).content.decode()
+    history = html[html.index('id="history-section"') :]
+    assert history.count("<tr>") == 2  # the header and the one change that names Fabrikam
+    change_url = "support_contact_change"
+    args = [premium.customer_id, premium.pk]
+    assert client.get(reverse(change_url, args=[*args, second.pk])).status_code == 200
+    assert client.get(reverse(change_url, args=[*args, first.pk])).status_code == 404

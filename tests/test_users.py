@@ -4,6 +4,7 @@ import re
 
 import pytest
 from django.core import mail
+from django.db import transaction
 from django.urls import reverse
 
 from partnercenter import services
@@ -46,8 +47,11 @@ def test_the_users_page_lists_only_the_partners_own_staff(client, demo_user):
     assert "adatumadmin" not in html
 
 
-def test_a_user_management_admin_adds_a_user_who_sets_a_password_and_signs_in(client, demo_user):
-    response = add_user(signed_in_as(client, demo_user("usermgmtadmin")))
+def test_a_user_management_admin_adds_a_user_who_sets_a_password_and_signs_in(
+    client, demo_user, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = add_user(signed_in_as(client, demo_user("usermgmtadmin")))
 
     user = User.objects.get(username="newhelper")
     assert response.status_code == 302
@@ -81,8 +85,11 @@ def test_a_user_management_admin_adds_a_user_who_sets_a_password_and_signs_in(cl
     assert "This link is not valid" in again
 
 
-def test_the_set_password_page_applies_the_password_validators(client, demo_user):
-    add_user(signed_in_as(client, demo_user("usermgmtadmin")))
+def test_the_set_password_page_applies_the_password_validators(
+    client, demo_user, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        add_user(signed_in_as(client, demo_user("usermgmtadmin")))
     client.logout()
     form_page = client.get(link_in(mail.outbox[0]), follow=True)
     response = client.post(
@@ -95,9 +102,12 @@ def test_the_set_password_page_applies_the_password_validators(client, demo_user
     assert not User.objects.get(username="newhelper").has_usable_password()
 
 
-def test_a_taken_username_is_refused_and_nothing_is_added(client, demo_user):
+def test_a_taken_username_is_refused_and_nothing_is_added(
+    client, demo_user, django_capture_on_commit_callbacks
+):
     before = User.objects.count()
-    response = add_user(signed_in_as(client, demo_user("usermgmtadmin")), username="adminagent")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = add_user(signed_in_as(client, demo_user("usermgmtadmin")), username="adminagent")
     assert response.status_code == 200
     assert "A user with that username already exists" in response.content.decode()
     assert User.objects.count() == before
@@ -176,11 +186,12 @@ def test_a_user_management_admin_keeps_a_global_admins_global_admin_role(client,
     ],
 )
 def test_a_user_of_another_partner_is_not_found_and_not_changed(
-    client, demo_user, name, method, data
+    client, demo_user, django_capture_on_commit_callbacks, name, method, data
 ):
     other = demo_user("fabrikam")
     client = signed_in_as(client, demo_user("usermgmtadmin"))
-    response = getattr(client, method)(reverse(name, args=[other.pk]), data)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = getattr(client, method)(reverse(name, args=[other.pk]), data)
     assert response.status_code == 404
     other = User.objects.get(pk=other.pk)
     assert other.roles == {Role.ADMIN_AGENT}
@@ -202,23 +213,26 @@ def test_the_global_admin_of_another_partner_cannot_grant_roles_here(client, dem
     assert User.objects.get(pk=agent.pk).roles == {Role.HELPDESK_AGENT}
 
 
-def test_removing_the_last_global_admins_role_is_refused(client, demo_user):
+def test_removing_the_last_global_admins_role_is_refused(demo_user):
     admin = demo_user("globaladmin")
-    response = signed_in_as(client, admin).post(
-        reverse("user_roles", args=[admin.pk]), {"roles": ["admin_agent"]}
+    with pytest.raises(services.PartnerAdminError) as refused:
+        services.user_roles_set(user=admin, roles=["admin_agent"], by=demo_user("usermgmtadmin"))
+    assert refused.value.message == (
+        "Grace Lindqvist is the last active global admin of Contoso Distribution. A partner "
+        "must always keep at least one: make someone else a global admin first."
     )
-    html = response.content.decode()
-    assert "Grace Lindqvist is the last active global admin of Contoso Distribution" in html
-    assert "make someone else a global admin first" in html
     assert User.objects.get(pk=admin.pk).roles == {Role.GLOBAL_ADMIN}
 
 
-def test_with_a_second_global_admin_the_first_may_step_down(client, demo_user):
+def test_with_a_second_global_admin_the_first_may_be_stepped_down_by_the_second(client, demo_user):
     admin = demo_user("globaladmin")
-    client = signed_in_as(client, admin)
     agent = demo_user("adminagent")
-    client.post(reverse("user_roles", args=[agent.pk]), {"roles": ["global_admin"]})
-    response = client.post(reverse("user_roles", args=[admin.pk]), {"roles": ["admin_agent"]})
+    signed_in_as(client, admin).post(
+        reverse("user_roles", args=[agent.pk]), {"roles": ["global_admin"]}
+    )
+    response = signed_in_as(client, User.objects.get(pk=agent.pk)).post(
+        reverse("user_roles", args=[admin.pk]), {"roles": ["admin_agent"]}
+    )
     assert response.status_code == 302
     assert User.objects.get(pk=admin.pk).roles == {Role.ADMIN_AGENT}
 
@@ -227,7 +241,7 @@ def test_an_inactive_global_admin_does_not_count(client, demo_user):
     admin = demo_user("globaladmin")
     factories.StaffUserFactory(partner=admin.partner, roles=[Role.GLOBAL_ADMIN], is_active=False)
     with pytest.raises(services.PartnerAdminError, match="last active global admin"):
-        services.user_roles_set(user=admin, roles=[], by=admin)
+        services.user_roles_set(user=admin, roles=[], by=demo_user("usermgmtadmin"))
 
 
 def test_deactivating_the_last_global_admin_is_refused(client, demo_user):
@@ -312,11 +326,12 @@ def test_history_still_names_a_deactivated_user(client, demo_user, premium, part
     assert "Hanna Kovács" in client.get(reverse("history")).content.decode()
 
 
-def test_a_new_set_password_link_can_be_sent(client, demo_user):
+def test_a_new_set_password_link_can_be_sent(client, demo_user, django_capture_on_commit_callbacks):
     agent = demo_user("salesagent")
-    response = signed_in_as(client, demo_user("usermgmtadmin")).post(
-        reverse("user_set_password_link", args=[agent.pk]), follow=True
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = signed_in_as(client, demo_user("usermgmtadmin")).post(
+            reverse("user_set_password_link", args=[agent.pk]), follow=True
+        )
     assert "A link to set a password was sent to salesagent@" in response.content.decode()
     assert mail.outbox[0].to == [agent.email]
     assert "/accounts/set-password/" in mail.outbox[0].body
@@ -339,3 +354,82 @@ def test_my_access_shows_a_customer_admin_the_table_and_that_staff_roles_do_not_
     assert "You are an admin of Adatum Corporation" in html
     assert "Manage partner users and their roles" in html
     assert "Two-step verification is off" in html
+
+
+# Email goes out once the change is committed, never while the partner's row is locked.
+
+
+def invite(by, **overrides):
+    data = {
+        "partner": by.partner,
+        "by": by,
+        "username": "newhelper",
+        "first_name": "Nina",
+        "last_name": "Berg",
+        "email": "nina@contoso-distribution.example",
+        "roles": ["helpdesk_agent"],
+        "site_url": "http://testserver/",
+    }
+    data.update(overrides)
+    return services.user_invite(**data)
+
+
+class _RolledBack(Exception):
+    pass
+
+
+def rolled_back(action) -> None:
+    """Run `action` in a transaction that something later makes roll back."""
+    try:
+        with transaction.atomic():
+            action()
+            raise _RolledBack
+    except _RolledBack:
+        pass
+
+
+def test_the_invitation_is_mailed_only_once_the_new_user_is_committed(
+    demo_user, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        invite(demo_user("usermgmtadmin"))
+        assert mail.outbox == []  # the transaction is still open
+    assert len(callbacks) == 1
+    assert [m.to for m in mail.outbox] == [["nina@contoso-distribution.example"]]
+
+
+def test_a_rolled_back_invitation_sends_no_mail(demo_user, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        rolled_back(lambda: invite(demo_user("usermgmtadmin")))
+    assert mail.outbox == []
+    assert not User.objects.filter(username="newhelper").exists()
+
+
+def test_a_refused_invitation_sends_no_mail(demo_user, django_capture_on_commit_callbacks):
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(services.PartnerAdminError, match="Only a global admin may grant"),
+    ):
+        invite(demo_user("usermgmtadmin"), roles=["global_admin"])
+    assert mail.outbox == []
+    assert not User.objects.filter(username="newhelper").exists()
+
+
+def test_a_new_set_password_link_is_mailed_only_once_committed(
+    demo_user, django_capture_on_commit_callbacks
+):
+    agent = demo_user("salesagent")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.set_password_link_send(
+            user=agent, by=demo_user("usermgmtadmin"), site_url="http://testserver/"
+        )
+        assert mail.outbox == []
+    assert [m.to for m in mail.outbox] == [[agent.email]]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        rolled_back(
+            lambda: services.set_password_link_send(
+                user=agent, by=demo_user("usermgmtadmin"), site_url="http://testserver/"
+            )
+        )
+    assert len(mail.outbox) == 1

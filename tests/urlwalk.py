@@ -1,15 +1,19 @@
 """Every URL of the product, with sample arguments, for tests that must cover them all."""
 
+import re
 from dataclasses import dataclass
 
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.converters import IntConverter, SlugConverter, StringConverter, UUIDConverter
+
+from relationships.models import InvitationTokenConverter
 
 SAMPLE_ARGUMENTS = {
     IntConverter: "1",
     UUIDConverter: "00000000-0000-4000-8000-000000000000",
     SlugConverter: "sample",
     StringConverter: "sample",
+    InvitationTokenConverter: "sample-invitation-token",
 }
 BACK_OFFICE_PREFIX = "backoffice/"
 
@@ -36,10 +40,7 @@ def _sample_path(route: str, pattern: URLPattern) -> str:
     path = route
     for name, converter in pattern.pattern.converters.items():
         sample = SAMPLE_ARGUMENTS[type(converter)]
-        path = path.replace(f"<{type(converter).__name__}:{name}>", sample)
-        for prefix in ("int", "uuid", "slug", "str", "path"):
-            path = path.replace(f"<{prefix}:{name}>", sample)
-        path = path.replace(f"<{name}>", sample)
+        path = re.sub(rf"<(?:\w+:)?{name}>", sample, path)
     return "/" + path
 
 

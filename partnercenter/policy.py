@@ -1,0 +1,260 @@
+"""The access policy: for every model and action, which rows a user may act on. Default deny.
+
+`POLICY` is the one place that decides access to objects, next to the role table it reads
+(`partnercenter/roles.py`). Each rule names the capability a partner's staff need and, per kind
+of principal (staff of a provider, staff of a reseller, a customer's admin), the rows the action
+reaches. A user who lacks the capability, a kind of principal without a scope, an anonymous or
+an inactive user: nothing. Views, services, exports and commands narrow every lookup through
+`RestrictedQuerySet.restrict(user, action)`, the way NetBox does, so another partner's object is
+simply not found (404) and a write never reuses a view scope.
+
+The rules reach the models of the apps built on this one by their labels, so that this module
+(the bottom layer) imports none of them.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from django.apps import apps
+from django.db import models
+from django.db.models import BooleanField, ExpressionWrapper, Q, Value
+from django.utils.translation import gettext_lazy as _
+
+from partnercenter.roles import Capability
+
+
+class Action(StrEnum):
+    VIEW = "view"
+    EXPORT = "export"  # the history as CSV
+    ASSIGN = "assign"  # a subscription's designated support contact
+    REQUEST = "request"  # a relationship (for a customer) or a partnership (for a reseller)
+    SHARE = "share"  # a relationship request's invitation link and email draft
+    ANSWER = "answer"  # accept or decline a request
+    REMOVE = "remove"  # end a relationship or a partnership
+    REMOVE_DAP = "remove_dap"  # withdraw (customer) or give up (partner) DAP
+    MANAGE = "manage"  # partner users and their roles
+
+
+Scope = Callable[[int], Q]  # from a partner's or a customer's id to the rows it reaches
+EVERYTHING: Scope = lambda _id: Q()  # noqa: E731  (creation rules: the capability decides)
+
+
+@dataclass(frozen=True)
+class Rule:
+    capability: Capability | None = None  # what staff need; None: staff never
+    provider: Scope | None = None
+    reseller: Scope | None = None
+    customer_admin: Scope | None = None
+
+
+def _model(label: str) -> type[models.Model]:
+    return apps.get_model(label)
+
+
+def _customers_of(partner_id: int):
+    """The customers the partner has an active relationship with (a subquery of ids)."""
+    relationship = _model("relationships.CustomerRelationship")
+    return relationship.objects.filter(
+        partner_id=partner_id, state=relationship.State.ACTIVE
+    ).values("customer_id")
+
+
+def _resellers_of(provider_id: int):
+    """Resellers with any partnership with the provider, even requested or removed ones: the
+    provider knows of them, and the subscription page tells why they are not eligible."""
+    partnership = _model("relationships.ResellerPartnership")
+    return partnership.objects.filter(provider_id=provider_id).values("reseller_id")
+
+
+def _subscriptions_of_provider(p: int) -> Q:
+    return Q(provider_id=p, customer_id__in=_customers_of(p))
+
+
+def _changes_of_provider(p: int) -> Q:
+    return Q(subscription__provider_id=p, subscription__customer_id__in=_customers_of(p))
+
+
+def _changes_naming(r: int) -> Q:
+    return Q(from_contact_id=r) | Q(to_contact_id=r)
+
+
+def _relationships_seen_by_provider(p: int) -> Q:
+    return Q(customer_id__in=_customers_of(p)) & (
+        Q(partner_id=p) | Q(partner_id__in=_resellers_of(p))
+    )
+
+
+def _requests_of(partner: int) -> Q:
+    return Q(requested_through_id=partner) | Q(partner_id=partner)
+
+
+_CUSTOMER = "customers.customer"
+_SUBSCRIPTION = "customers.subscription"
+_CHANGE = "customers.supportcontactchange"
+_RELATIONSHIP = "relationships.customerrelationship"
+_PARTNERSHIP = "relationships.resellerpartnership"
+_REQUEST = "relationships.relationshiprequest"
+_USER = "partnercenter.user"
+
+POLICY: dict[tuple[str, Action], Rule] = {
+    (_CUSTOMER, Action.VIEW): Rule(
+        Capability.VIEW_CUSTOMERS,
+        provider=lambda p: Q(pk__in=_customers_of(p)),
+        reseller=lambda r: Q(pk__in=_customers_of(r)),
+        customer_admin=lambda c: Q(pk=c),
+    ),
+    (_CUSTOMER, Action.REQUEST): Rule(
+        Capability.REQUEST_RELATIONSHIP,
+        provider=lambda p: Q(pk__in=_customers_of(p)),
+        reseller=lambda r: Q(pk__in=_customers_of(r)),
+    ),
+    (_SUBSCRIPTION, Action.VIEW): Rule(
+        Capability.VIEW_CUSTOMERS,
+        provider=_subscriptions_of_provider,
+        reseller=lambda r: Q(support_contact_id=r),  # read only
+        customer_admin=lambda c: Q(customer_id=c),
+    ),
+    (_SUBSCRIPTION, Action.ASSIGN): Rule(
+        Capability.ASSIGN_SUPPORT_CONTACT, provider=_subscriptions_of_provider
+    ),
+    (_CHANGE, Action.VIEW): Rule(
+        Capability.VIEW_HISTORY, provider=_changes_of_provider, reseller=_changes_naming
+    ),
+    (_CHANGE, Action.EXPORT): Rule(
+        Capability.VIEW_HISTORY, provider=_changes_of_provider, reseller=_changes_naming
+    ),
+    (_RELATIONSHIP, Action.VIEW): Rule(
+        Capability.VIEW_CUSTOMERS,
+        provider=_relationships_seen_by_provider,
+        reseller=lambda r: Q(partner_id=r),  # never the customer's other partners
+        customer_admin=lambda c: Q(customer_id=c),
+    ),
+    # A relationship ends only by one of its two parties: never by a third partner. (Scopes
+    # say who may act; the services say, with a message, when the state no longer allows it.)
+    (_RELATIONSHIP, Action.REMOVE): Rule(
+        Capability.REMOVE_RELATIONSHIP,
+        provider=lambda p: Q(partner_id=p),
+        reseller=lambda r: Q(partner_id=r),
+        customer_admin=lambda c: Q(customer_id=c),
+    ),
+    (_RELATIONSHIP, Action.REMOVE_DAP): Rule(
+        Capability.REMOVE_RELATIONSHIP,
+        provider=lambda p: Q(partner_id=p),
+        reseller=lambda r: Q(partner_id=r),
+        customer_admin=lambda c: Q(customer_id=c),
+    ),
+    (_PARTNERSHIP, Action.VIEW): Rule(
+        Capability.VIEW_CUSTOMERS,
+        provider=lambda p: Q(provider_id=p),
+        reseller=lambda r: Q(reseller_id=r),
+    ),
+    (_PARTNERSHIP, Action.REQUEST): Rule(Capability.REQUEST_RELATIONSHIP, provider=EVERYTHING),
+    (_PARTNERSHIP, Action.ANSWER): Rule(
+        Capability.REQUEST_RELATIONSHIP, reseller=lambda r: Q(reseller_id=r)
+    ),
+    (_PARTNERSHIP, Action.REMOVE): Rule(
+        Capability.REMOVE_RELATIONSHIP,
+        provider=lambda p: Q(provider_id=p),
+        reseller=lambda r: Q(reseller_id=r),
+    ),
+    (_REQUEST, Action.VIEW): Rule(
+        Capability.VIEW_CUSTOMERS,
+        provider=_requests_of,
+        reseller=_requests_of,
+        customer_admin=lambda c: Q(customer_id=c),
+    ),
+    (_REQUEST, Action.SHARE): Rule(
+        Capability.REQUEST_RELATIONSHIP, provider=_requests_of, reseller=_requests_of
+    ),
+    (_REQUEST, Action.ANSWER): Rule(customer_admin=lambda c: Q(customer_id=c)),
+    (_USER, Action.MANAGE): Rule(
+        Capability.MANAGE_USERS,
+        provider=lambda p: Q(partner_id=p),
+        reseller=lambda r: Q(partner_id=r),
+    ),
+}
+
+
+# The rules above in words, for the My access page: what each kind of user reaches.
+REACH = {
+    "provider": [
+        _("Customers: those your organisation has an active relationship with."),
+        _(
+            "Subscriptions: your customers' subscriptions billed through your organisation; "
+            "those of other providers stay hidden."
+        ),
+        _(
+            "Relationships: your own, and those of the resellers you have a partnership with; "
+            "you remove only your own, never a reseller's."
+        ),
+        _("History: the changes of the subscriptions you see."),
+    ],
+    "reseller": [
+        _("Customers: those your organisation has an active relationship with."),
+        _(
+            "Subscriptions: only those on which your organisation is the designated support "
+            "contact; you can view them but not change them."
+        ),
+        _(
+            "Relationships: only your own; you may end them or give up delegated admin "
+            "privileges. The customer's other partners stay hidden."
+        ),
+        _("History: the changes that name your organisation."),
+    ],
+    "customer_admin": [
+        _("Your organisation's subscriptions, through every provider, and who supports each."),
+        _(
+            "Your partners: accept or decline their requests, remove delegated admin "
+            "privileges, end a relationship."
+        ),
+    ],
+}
+
+
+def reach_of(user) -> list:
+    """What `user` reaches, in words (empty for users without a scope)."""
+    if getattr(user, "partner_id", None) is not None:
+        return REACH["provider" if user.partner.is_provider else "reseller"]
+    if getattr(user, "customer_id", None) is not None:
+        return REACH["customer_admin"]
+    return []
+
+
+def scope(user, model: type[models.Model], action: Action | str) -> Q | None:
+    """The rows of `model` that `user` may `action`, as a filter; None: none at all."""
+    rule = POLICY.get((model._meta.label_lower, Action(action)))
+    if rule is None or user is None or not user.is_authenticated or not user.is_active:
+        return None
+    if user.partner_id is not None:
+        if rule.capability is None or not user.can(rule.capability):
+            return None
+        reach = rule.provider if user.partner.is_provider else rule.reseller
+        return reach(user.partner_id) if reach else None
+    if user.customer_id is not None and rule.customer_admin:
+        return rule.customer_admin(user.customer_id)
+    return None
+
+
+def permits(user, model: type[models.Model], action: Action | str) -> bool:
+    """Whether `user` may `action` some rows of `model` (creating one, showing a button)."""
+    return scope(user, model, action) is not None
+
+
+class RestrictedQuerySet(models.QuerySet):
+    """A QuerySet that every lookup made for a user narrows by the policy first."""
+
+    def restrict(self, user, action: Action | str):
+        """Only the rows `user` may `action`; none by default."""
+        allowed = scope(user, self.model, action)
+        return self.none() if allowed is None else self.filter(allowed)
+
+    def annotate_permission(self, user, action: Action | str, *, name: str | None = None):
+        """Each row with `may_<action>`: whether `user` may also `action` it (no extra query)."""
+        allowed = scope(user, self.model, action)
+        flag = (
+            Value(False)
+            if allowed is None
+            else ExpressionWrapper(allowed, output_field=BooleanField())
+        )
+        return self.annotate(**{name or f"may_{Action(action)}": flag})
