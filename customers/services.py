@@ -6,19 +6,12 @@ from django.utils.translation import gettext as _
 
 from customers.eligibility import NotACandidate, ineligibility_locked
 from customers.models import Subscription, SupportContactChange
+from partnercenter.errors import DomainError
 from partnercenter.models import Partner, User
 from partnercenter.policy import Action
 
 
-class SupportContactError(Exception):
-    """A change of support contact that was refused; `message` says why, for the user."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
-class StaleSubscription(SupportContactError):
+class StaleSubscription(DomainError):
     """The subscription changed after the form was loaded; nothing was overwritten."""
 
     def __init__(self, subscription: Subscription, last_change: SupportContactChange | None):
@@ -63,11 +56,11 @@ def support_contact_assign(
             .first()
         )
         if target is None:
-            raise SupportContactError(
+            raise DomainError(
                 _("You may not change the designated support contact of this subscription.")
             )
         if not target.supports_designated_contact:
-            raise SupportContactError(
+            raise DomainError(
                 _("New-commerce subscriptions do not support a designated support contact.")
             )
         try:
@@ -82,11 +75,11 @@ def support_contact_assign(
         if current.version != expected_version:
             raise StaleSubscription(current, _last_change(current))
         if reason is NOT_A_CANDIDATE:
-            raise SupportContactError(
+            raise DomainError(
                 _("That partner cannot be the designated support contact of this subscription.")
             )
         if reason is not None:
-            raise SupportContactError(
+            raise DomainError(
                 _("%(partner)s cannot be the designated support contact: %(reason)s.")
                 % {"partner": contact, "reason": reason.label}
             )

@@ -10,8 +10,9 @@ from django.views.decorators.http import require_GET, require_POST
 from customers.eligibility import contact_options
 from customers.forms import CustomerSearchForm, SupportContactForm
 from customers.models import Customer, Subscription, SupportContactChange
-from customers.services import StaleSubscription, SupportContactError, support_contact_assign
+from customers.services import StaleSubscription, support_contact_assign
 from partnercenter.access import customer_admin_required, requires
+from partnercenter.errors import DomainError
 from partnercenter.htmx import is_htmx_target, render_page
 from partnercenter.policy import Action
 from partnercenter.roles import Capability
@@ -129,7 +130,7 @@ def subscription_support_contact(request, customer_id, subscription_id):
         except StaleSubscription as stale:
             messages.warning(request, stale.message)
             return _subscription_response(request, stale.subscription)
-        except SupportContactError as error:
+        except DomainError as error:
             form.add_error("contact", error.message)
         else:
             if change is None:
@@ -146,6 +147,7 @@ def subscription_support_contact(request, customer_id, subscription_id):
                     "customers/subscription_detail.html",
                     _subscription_context(request, subscription, change=change),
                     partial="contact-section",
+                    out_of_band=("history-section",),
                 )
             return redirect("support_contact_change", customer_id, subscription_id, change.pk)
     return _subscription_response(request, subscription, form=form)
@@ -161,6 +163,7 @@ def _subscription_response(request, subscription, *, form=None):
         "customers/subscription_detail.html",
         _subscription_context(request, subscription, form=form),
         partial="contact-section",
+        out_of_band=("history-section",),
     )
 
 

@@ -100,15 +100,15 @@ class UserRolesForm(_RolesMixin, PlainLabels, forms.Form):
 
 
 class SupportProfileForm(PlainLabels, forms.Form):
-    email = forms.EmailField(label=_("Support email"), required=False)
-    phone = forms.CharField(
+    support_email = forms.EmailField(label=_("Support email"), required=False)
+    support_phone = forms.CharField(
         label=_("Support phone"),
         required=False,
         max_length=32,
         help_text=_("In international form: + and the country code, e.g. +1 425 555 0100."),
         widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off"}),
     )
-    website = forms.URLField(
+    support_website = forms.URLField(
         label=_("Support website"),
         required=False,
         assume_scheme="https",
@@ -121,15 +121,15 @@ class SupportProfileForm(PlainLabels, forms.Form):
         ],
         help_text=_("An https:// address."),
     )
-    hours = forms.CharField(
+    support_hours = forms.CharField(
         label=_("Support hours"),
         required=False,
         max_length=200,
         help_text=_("Free text, e.g. Mon–Fri 08:00–18:00 CET."),
     )
 
-    def clean_phone(self):
-        phone = self.cleaned_data["phone"].strip()
+    def clean_support_phone(self):
+        phone = self.cleaned_data["support_phone"].strip()
         return normalise_phone(phone) if phone else ""
 
     @classmethod
@@ -138,10 +138,10 @@ class SupportProfileForm(PlainLabels, forms.Form):
         return cls(
             data,
             initial={
-                "email": partner.support_email,
-                "phone": international_format(partner.support_phone),
-                "website": partner.support_website,
-                "hours": partner.support_hours,
+                "support_email": partner.support_email,
+                "support_phone": international_format(partner.support_phone),
+                "support_website": partner.support_website,
+                "support_hours": partner.support_hours,
             },
         )
 

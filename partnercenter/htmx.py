@@ -1,5 +1,7 @@
-"""Small htmx helpers shared by views."""
+"""The one place that decides what an htmx request gets: the whole page or named partials."""
 
+from django.http import HttpResponse
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.utils.cache import patch_vary_headers
 
@@ -10,9 +12,21 @@ def is_htmx_target(request, target_id: str) -> bool:
     return bool(htmx) and not htmx.boosted and htmx.target == target_id
 
 
-def render_page(request, template: str, context: dict, *, partial: str) -> TemplateResponse:
-    """The whole page, or only its `partial` when an htmx request targets the partial's id."""
-    name = f"{template}#{partial}" if is_htmx_target(request, partial) else template
-    response = TemplateResponse(request, name, context)
+def render_page(
+    request, template: str, context: dict, *, partial: str, out_of_band: tuple[str, ...] = ()
+):
+    """The whole page; or, for an htmx request that targets `partial` (the id of the partial's
+    root element), that partial with the page's messages in it, followed by the `out_of_band`
+    partials, which htmx swaps in by their ids."""
+    if is_htmx_target(request, partial):
+        html = render_to_string(
+            f"{template}#{partial}", {**context, "messages_here": True}, request
+        ) + "".join(
+            render_to_string(f"{template}#{name}", {**context, "out_of_band": True}, request)
+            for name in out_of_band
+        )
+        response = HttpResponse(html)
+    else:
+        response = TemplateResponse(request, template, context)
     patch_vary_headers(response, ("HX-Request", "HX-Target"))
     return response

@@ -21,18 +21,10 @@ from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from partnercenter.errors import DomainError
 from partnercenter.models import Partner, RoleAssignment, RoleChange, User
 from partnercenter.policy import Action, permits
 from partnercenter.roles import Capability, Role
-
-
-class PartnerAdminError(Exception):
-    """A change to users, roles or the support profile that was refused; `message` says why."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
 
 LAST_GLOBAL_ADMIN = gettext_lazy(
     "%(user)s is the last active global admin of %(partner)s. A partner must always keep at "
@@ -46,14 +38,12 @@ def _lock_partner(partner_id: int) -> Partner:
 
 def _check_manager(by: User, partner_id: int) -> None:
     if not (by.partner_id == partner_id and permits(by, User, Action.MANAGE)):
-        raise PartnerAdminError(_("You may not manage the users of this partner."))
+        raise DomainError(_("You may not manage the users of this partner."))
 
 
 def _check_may_touch_global_admin(by: User, user: User) -> None:
     if Role.GLOBAL_ADMIN in user.roles and Role.GLOBAL_ADMIN not in by.roles:
-        raise PartnerAdminError(
-            _("Only a global admin may change the account of another global admin.")
-        )
+        raise DomainError(_("Only a global admin may change the account of another global admin."))
 
 
 def _is_last_active_global_admin(user: User) -> bool:
@@ -69,7 +59,7 @@ def _clean_roles(roles: Iterable[str]) -> frozenset[Role]:
     try:
         return frozenset(Role(r) for r in roles)
     except ValueError:
-        raise PartnerAdminError(_("That is not a role. Pick roles from the list.")) from None
+        raise DomainError(_("That is not a role. Pick roles from the list.")) from None
 
 
 def _fresh(user: User) -> User:
@@ -94,7 +84,7 @@ def user_invite(
         _lock_partner(partner.pk)
         _check_manager(by, partner.pk)
         if Role.GLOBAL_ADMIN in roles and Role.GLOBAL_ADMIN not in by.roles:
-            raise PartnerAdminError(_("Only a global admin may grant the global admin role."))
+            raise DomainError(_("Only a global admin may grant the global admin role."))
         user = User(
             username=username,
             first_name=first_name,
@@ -121,20 +111,16 @@ def user_roles_set(*, user: User, roles: Iterable[str], by: User) -> User:
         user = _fresh(user)
         _check_manager(by, user.partner_id)
         if user.pk == by.pk:
-            raise PartnerAdminError(
-                _("You cannot change your own roles. Ask another admin to do it.")
-            )
+            raise DomainError(_("You cannot change your own roles. Ask another admin to do it."))
         held = user.roles
         if (
             Role.GLOBAL_ADMIN in held
             and Role.GLOBAL_ADMIN not in wanted
             and _is_last_active_global_admin(user)
         ):
-            raise PartnerAdminError(LAST_GLOBAL_ADMIN % _names(user))
+            raise DomainError(LAST_GLOBAL_ADMIN % _names(user))
         if Role.GLOBAL_ADMIN in (held ^ wanted) and Role.GLOBAL_ADMIN not in by.roles:
-            raise PartnerAdminError(
-                _("Only a global admin may grant or remove the global admin role.")
-            )
+            raise DomainError(_("Only a global admin may grant or remove the global admin role."))
         if held == wanted:
             return user
         RoleAssignment.objects.filter(user=user, role__in=held - wanted).delete()
@@ -154,9 +140,9 @@ def user_deactivate(*, user: User, by: User) -> User:
         if not user.is_active:
             return user
         if _is_last_active_global_admin(user):
-            raise PartnerAdminError(LAST_GLOBAL_ADMIN % _names(user))
+            raise DomainError(LAST_GLOBAL_ADMIN % _names(user))
         if user.pk == by.pk:
-            raise PartnerAdminError(
+            raise DomainError(
                 _("You cannot deactivate your own account. Ask another admin to do it.")
             )
         _check_may_touch_global_admin(by, user)
@@ -187,11 +173,11 @@ def set_password_link_send(*, user: User, by: User, site_url: str) -> None:
         _check_manager(by, user.partner_id)
         _check_may_touch_global_admin(by, user)
         if not user.is_active:
-            raise PartnerAdminError(
+            raise DomainError(
                 _("%(user)s is deactivated; reactivate them before sending a link.") % _names(user)
             )
         if not user.email:
-            raise PartnerAdminError(_("%(user)s has no email address.") % _names(user))
+            raise DomainError(_("%(user)s has no email address.") % _names(user))
         _send_set_password_link_on_commit(user=user, by=by, site_url=site_url, welcome=False)
 
 
@@ -237,20 +223,27 @@ def _names(user: User) -> dict[str, str]:
     return {"user": user.get_full_name() or user.get_username(), "partner": str(user.partner)}
 
 
+SUPPORT_PROFILE_FIELDS = ("support_email", "support_phone", "support_website", "support_hours")
+
+
 def support_profile_update(
-    *, partner: Partner, by: User, email: str, phone: str, website: str, hours: str
+    *,
+    partner: Partner,
+    by: User,
+    support_email: str,
+    support_phone: str,
+    support_website: str,
+    support_hours: str,
 ) -> Partner:
     """Change the support details that customers see for `partner`."""
     with transaction.atomic():
         partner = _lock_partner(partner.pk)
         if not (by.partner_id == partner.pk and by.can(Capability.EDIT_SUPPORT_PROFILE)):
-            raise PartnerAdminError(_("You may not edit this partner's support profile."))
-        partner.support_email = email
-        partner.support_phone = phone
-        partner.support_website = website
-        partner.support_hours = hours
+            raise DomainError(_("You may not edit this partner's support profile."))
+        partner.support_email = support_email
+        partner.support_phone = support_phone
+        partner.support_website = support_website
+        partner.support_hours = support_hours
         partner.full_clean()
-        partner.save(
-            update_fields=["support_email", "support_phone", "support_website", "support_hours"]
-        )
+        partner.save(update_fields=SUPPORT_PROFILE_FIELDS)
     return partner

@@ -26,9 +26,9 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp.util import random_hex
 
+from partnercenter.errors import DomainError
 from partnercenter.models import User
 from partnercenter.roles import Capability, Role
-from partnercenter.services import PartnerAdminError
 
 PENDING_SESSION_KEY = "two_step_pending"
 # The authenticator being set up: {"key": hex secret, "failures": n, "failed_at": unix time}.
@@ -41,10 +41,6 @@ OPEN_WHILE_PENDING = {
     VERIFY: {"two_step_verify", "logout"},
     SET_UP: {"two_step_setup", "two_step_qr", "logout"},
 }
-
-
-class TwoStepError(PartnerAdminError):
-    """A refused code or change; `message` says why, for the user."""
 
 
 def authenticator(user: User) -> TOTPDevice | None:
@@ -112,9 +108,9 @@ def code_verify(*, request, code: str):
         allowed, _info = device.verify_is_allowed() if device else (True, None)
         verified = bool(device and allowed and device.verify_token(code))
     if not allowed:
-        raise TwoStepError(_("Too many wrong codes. Wait a minute, then try again."))
+        raise DomainError(_("Too many wrong codes. Wait a minute, then try again."))
     if not verified:
-        raise TwoStepError(
+        raise DomainError(
             _(
                 "That code is not right. Enter the 6-digit code your app shows now, "
                 "or a recovery code."
@@ -155,10 +151,10 @@ def setup_confirm(*, request, code: str) -> list[str]:
     user = request.user
     pending = request.session.get(SETUP_SESSION_KEY)
     if not pending:
-        raise TwoStepError(_("Start the set-up again: the page was out of date."))
+        raise DomainError(_("Start the set-up again: the page was out of date."))
     device = _device_from(pending, user)
     if not device.verify_is_allowed()[0]:
-        raise TwoStepError(_("Too many wrong codes. Wait a minute, then try again."))
+        raise DomainError(_("Too many wrong codes. Wait a minute, then try again."))
     code = "".join(code.split())
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
     totp.time = time.time()
@@ -168,7 +164,7 @@ def setup_confirm(*, request, code: str) -> list[str]:
             "failures": pending.get("failures", 0) + 1,
             "failed_at": time.time(),
         }
-        raise TwoStepError(_("That code is not right. Enter the 6-digit code your app shows now."))
+        raise DomainError(_("That code is not right. Enter the 6-digit code your app shows now."))
     # The code just used is not accepted again at sign-in.
     device.last_t = totp.t()
     device.drift = totp.drift
@@ -178,7 +174,7 @@ def setup_confirm(*, request, code: str) -> list[str]:
         User.objects.select_for_update().get(pk=user.pk)
         if authenticator(user) is not None:
             request.session.pop(SETUP_SESSION_KEY, None)
-            raise TwoStepError(_("Two-step verification is already on."))
+            raise DomainError(_("Two-step verification is already on."))
         # Unconfirmed devices left by set-ups started before secrets were kept in the session.
         TOTPDevice.objects.filter(user=user).delete()
         device.save()
@@ -200,7 +196,7 @@ def recovery_codes_renew(*, user: User) -> list[str]:
     """New recovery codes; the old ones stop working."""
     with transaction.atomic():
         if authenticator(user) is None:
-            raise TwoStepError(_("Set up two-step verification first."))
+            raise DomainError(_("Set up two-step verification first."))
         return _new_recovery_codes(user)
 
 
@@ -213,16 +209,16 @@ def two_step_turn_off(*, request, code: str) -> None:
     """Turn off one's own two-step verification, confirmed with a current code."""
     user = request.user
     if user.two_step_required:
-        raise TwoStepError(_("Global admins must keep two-step verification on."))
+        raise DomainError(_("Global admins must keep two-step verification on."))
     code = "".join(code.split())
     with transaction.atomic():
         device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
         allowed = device is not None and device.verify_is_allowed()[0]
         verified = allowed and device.verify_token(code)
     if device is not None and not allowed:
-        raise TwoStepError(_("Too many wrong codes. Wait a minute, then try again."))
+        raise DomainError(_("Too many wrong codes. Wait a minute, then try again."))
     if not verified:
-        raise TwoStepError(_("That code is not right; two-step verification stays on."))
+        raise DomainError(_("That code is not right; two-step verification stays on."))
     with transaction.atomic():
         _remove_devices(user)
     request.session.pop(DEVICE_ID_SESSION_KEY, None)
@@ -232,12 +228,12 @@ def two_step_reset(*, user: User, by: User) -> None:
     """An admin turns off someone's two-step verification (a lost phone). A global admin
     is asked to set it up again at their next sign-in."""
     if not (by.partner_id == user.partner_id and by.can(Capability.MANAGE_USERS)):
-        raise TwoStepError(_("You may not manage the users of this partner."))
+        raise DomainError(_("You may not manage the users of this partner."))
     if user.pk == by.pk:
-        raise TwoStepError(
+        raise DomainError(
             _("Turn off your own two-step verification on your Two-step verification page.")
         )
     if Role.GLOBAL_ADMIN in user.roles and Role.GLOBAL_ADMIN not in by.roles:
-        raise TwoStepError(_("Only a global admin may change the account of another global admin."))
+        raise DomainError(_("Only a global admin may change the account of another global admin."))
     with transaction.atomic():
         _remove_devices(user)

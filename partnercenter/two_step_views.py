@@ -18,6 +18,7 @@ from django_otp.qr import write_qrcode_image
 
 from partnercenter import two_step
 from partnercenter.access import signed_in
+from partnercenter.errors import DomainError
 from partnercenter.forms import PlainLabels
 
 
@@ -77,7 +78,7 @@ def two_step_setup(request):
     if request.method == "POST" and form.is_valid():
         try:
             codes = two_step.setup_confirm(request=request, code=form.cleaned_data["code"])
-        except two_step.TwoStepError as error:
+        except DomainError as error:
             form.add_error("code", error.message)
         else:
             messages.success(request, _("Two-step verification is on."))
@@ -129,7 +130,7 @@ def two_step_verify(request):
     if request.method == "POST" and form.is_valid():
         try:
             device = two_step.code_verify(request=request, code=form.cleaned_data["code"])
-        except two_step.TwoStepError as error:
+        except DomainError as error:
             form.add_error("code", error.message)
         else:
             if isinstance(device, StaticDevice):
@@ -157,7 +158,7 @@ def two_step_recovery_codes(request):
     """New recovery codes, shown once; the old ones stop working."""
     try:
         codes = two_step.recovery_codes_renew(user=request.user)
-    except two_step.TwoStepError as error:
+    except DomainError as error:
         messages.error(request, error.message)
         return redirect("two_step")
     messages.success(request, _("New recovery codes were made; the old ones no longer work."))
@@ -174,7 +175,7 @@ def two_step_turn_off(request):
         return redirect("two_step")
     try:
         two_step.two_step_turn_off(request=request, code=form.cleaned_data["code"])
-    except two_step.TwoStepError as error:
+    except DomainError as error:
         messages.error(request, error.message)
     else:
         messages.success(request, _("Two-step verification is off."))

@@ -12,6 +12,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from partnercenter import services, two_step
 from partnercenter.access import requires
+from partnercenter.errors import DomainError, told
 from partnercenter.forms import SupportProfileForm, UserAddForm, UserRolesForm
 from partnercenter.models import RoleChange, User
 from partnercenter.policy import Action
@@ -73,7 +74,7 @@ def user_add(request):
             )
         except ValidationError as error:
             add_validation_error(form, error)
-        except services.PartnerAdminError as error:
+        except DomainError as error:
             form.add_error(None, error.message)
         else:
             messages.success(
@@ -133,21 +134,10 @@ def user_roles(request, user_id):
         return _user_page(request, member, form=form)
     try:
         services.user_roles_set(user=member, roles=form.cleaned_data["roles"], by=request.user)
-    except services.PartnerAdminError as error:
+    except DomainError as error:
         form.add_error(None, error.message)
         return _user_page(request, member, form=form)
     messages.success(request, _("The roles of %(user)s were saved.") % _name(member))
-    return redirect("user_detail", member.pk)
-
-
-def _act(request, user_id, action, done_message):
-    member = _manageable_user(request, user_id)
-    try:
-        action(member)
-    except services.PartnerAdminError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, done_message % _name(member))
     return redirect("user_detail", member.pk)
 
 
@@ -159,50 +149,40 @@ def _name(user: User) -> dict[str, str]:
 @requires(Capability.MANAGE_USERS)
 def user_deactivate(request, user_id):
     """Stop a staff user signing in, and sign them out everywhere."""
-    return _act(
-        request,
-        user_id,
-        lambda member: services.user_deactivate(user=member, by=request.user),
-        _("%(user)s was deactivated and signed out everywhere."),
-    )
+    member = _manageable_user(request, user_id)
+    with told(request, _("%(user)s was deactivated and signed out everywhere.") % _name(member)):
+        services.user_deactivate(user=member, by=request.user)
+    return redirect("user_detail", member.pk)
 
 
 @require_POST
 @requires(Capability.MANAGE_USERS)
 def user_reactivate(request, user_id):
     """Let a deactivated staff user sign in again."""
-    return _act(
-        request,
-        user_id,
-        lambda member: services.user_reactivate(user=member, by=request.user),
-        _("%(user)s was reactivated and can sign in again."),
-    )
+    member = _manageable_user(request, user_id)
+    with told(request, _("%(user)s was reactivated and can sign in again.") % _name(member)):
+        services.user_reactivate(user=member, by=request.user)
+    return redirect("user_detail", member.pk)
 
 
 @require_POST
 @requires(Capability.MANAGE_USERS)
 def user_set_password_link(request, user_id):
     """Email a staff user a new link to set their password."""
-    return _act(
-        request,
-        user_id,
-        lambda member: services.set_password_link_send(
-            user=member, by=request.user, site_url=_site_url(request)
-        ),
-        _("A link to set a password was sent to %(email)s."),
-    )
+    member = _manageable_user(request, user_id)
+    with told(request, _("A link to set a password was sent to %(email)s.") % _name(member)):
+        services.set_password_link_send(user=member, by=request.user, site_url=_site_url(request))
+    return redirect("user_detail", member.pk)
 
 
 @require_POST
 @requires(Capability.MANAGE_USERS)
 def user_two_step_reset(request, user_id):
     """Turn off a staff user's two-step verification (a lost phone); they set it up again."""
-    return _act(
-        request,
-        user_id,
-        lambda member: two_step.two_step_reset(user=member, by=request.user),
-        _("Two-step verification of %(user)s was turned off."),
-    )
+    member = _manageable_user(request, user_id)
+    with told(request, _("Two-step verification of %(user)s was turned off.") % _name(member)):
+        two_step.two_step_reset(user=member, by=request.user)
+    return redirect("user_detail", member.pk)
 
 
 def _support_profile_page(request, form=None):
@@ -235,19 +215,10 @@ def support_profile_update(request):
                 partner=request.user.partner, by=request.user, **form.cleaned_data
             )
         except ValidationError as error:
-            add_validation_error(form, _profile_errors(error))
-        except services.PartnerAdminError as error:
+            add_validation_error(form, error)
+        except DomainError as error:
             form.add_error(None, error.message)
         else:
             messages.success(request, _("The support profile was saved. Customers see it now."))
             return redirect("support_profile")
     return _support_profile_page(request, form)
-
-
-def _profile_errors(error: ValidationError) -> ValidationError:
-    """The model's field names (support_phone) as the form's (phone)."""
-    if not hasattr(error, "error_dict"):
-        return error
-    return ValidationError(
-        {name.removeprefix("support_"): errors for name, errors in error.error_dict.items()}
-    )

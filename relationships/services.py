@@ -1,6 +1,6 @@
 """Writes to partnerships, relationships and requests: atomic, checked, and history-keeping.
 
-Every refusal raises RelationshipError with a message for the person who asked; nothing is
+Every refusal raises DomainError with a message for the person who asked; nothing is
 changed then.
 """
 
@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from customers.models import Customer, Subscription, SupportContactChange
 from customers.services import support_contacts_fall_back
+from partnercenter.errors import DomainError
 from partnercenter.models import Partner, User
 from partnercenter.policy import Action, permits
 from relationships.models import (
@@ -20,13 +21,6 @@ from relationships.models import (
     ResellerPartnership,
 )
 
-
-class RelationshipError(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
 # Provider ↔ reseller partnerships ----------------------------------------------------------
 
 
@@ -34,12 +28,12 @@ class RelationshipError(Exception):
 def reseller_partnership_request(*, provider: Partner, partner_id: str, by: User):
     """Ask the reseller with MPN id `partner_id` for a partnership with `provider`."""
     if by.partner_id != provider.pk or not permits(by, ResellerPartnership, Action.REQUEST):
-        raise RelationshipError(_("You may not request partnerships for this partner."))
+        raise DomainError(_("You may not request partnerships for this partner."))
     reseller = Partner.objects.filter(partner_id=partner_id.strip()).first()
     if reseller is None:
-        raise RelationshipError(_("No partner has the partner id %(id)s.") % {"id": partner_id})
+        raise DomainError(_("No partner has the partner id %(id)s.") % {"id": partner_id})
     if not reseller.kind == Partner.Kind.INDIRECT_RESELLER:
-        raise RelationshipError(
+        raise DomainError(
             _("%(partner)s is not an indirect reseller.") % {"partner": reseller.name}
         )
     existing = ResellerPartnership.objects.live().filter(provider=provider, reseller=reseller)
@@ -56,7 +50,7 @@ def reseller_partnership_request(*, provider: Partner, partner_id: str, by: User
 
 def _partnership_exists(reseller: Partner, current: ResellerPartnership | None):
     state = current.get_state_display() if current else RelationshipState.REQUESTED.label
-    return RelationshipError(
+    return DomainError(
         _("A partnership with %(partner)s already exists (%(state)s).")
         % {"partner": reseller.name, "state": str(state).lower()}
     )
@@ -70,7 +64,7 @@ def _requested_partnership(partnership_id: int, by: User) -> ResellerPartnership
         .first()
     )
     if partnership is None or partnership.state != RelationshipState.REQUESTED:
-        raise RelationshipError(_("This partnership request is no longer open; nothing changed."))
+        raise DomainError(_("This partnership request is no longer open; nothing changed."))
     return partnership
 
 
@@ -111,7 +105,7 @@ def reseller_partnership_remove(
         .first()
     )
     if partnership is None or partnership.state == RelationshipState.REMOVED:
-        raise RelationshipError(_("This partnership was already removed; nothing changed."))
+        raise DomainError(_("This partnership was already removed; nothing changed."))
     partnership.state = RelationshipState.REMOVED
     partnership.save(update_fields=["state", "updated_at"])
     return support_contacts_fall_back(
@@ -144,9 +138,9 @@ def relationship_request_create(
 ) -> RelationshipRequest:
     """Invite `customer` to a relationship with `partner` (staff's own or one of its resellers)."""
     if not Customer.objects.restrict(by, Action.REQUEST).filter(pk=customer.pk).exists():
-        raise RelationshipError(_("You may not request a relationship with this customer."))
+        raise DomainError(_("You may not request a relationship with this customer."))
     if partner.pk not in {p.pk for p in requestable_partners(by.partner)}:
-        raise RelationshipError(
+        raise DomainError(
             _(
                 "%(partner)s is not a partner you can request a relationship for: its partnership "
                 "with %(you)s is not active."
@@ -156,7 +150,7 @@ def relationship_request_create(
     relationship = CustomerRelationship.objects.active().filter(partner=partner, customer=customer)
     current = relationship.first()
     if current and (current.delegated_admin or not include_delegated_admin):
-        raise RelationshipError(
+        raise DomainError(
             _("%(partner)s already has a relationship with %(customer)s; nothing to request.")
             % {"partner": partner.name, "customer": customer.name}
         )
@@ -165,7 +159,7 @@ def relationship_request_create(
     ).select_for_update(of=("self",))
     for earlier in pending:
         if not earlier.is_expired:
-            raise RelationshipError(
+            raise DomainError(
                 _(
                     "A request for %(partner)s is already pending with %(customer)s (sent "
                     "%(date)s); it can be accepted until %(expires)s."
@@ -189,7 +183,7 @@ def relationship_request_create(
                 requested_by=by,
             )
     except IntegrityError:
-        raise RelationshipError(
+        raise DomainError(
             _(
                 "A request for %(partner)s was sent to %(customer)s a moment ago by someone "
                 "else; nothing changed. It is listed on the customer's Relationships tab."
@@ -208,16 +202,16 @@ def _open_request_for(request_id: int, by: User) -> RelationshipRequest:
         .first()
     )
     if request is None:
-        raise RelationshipError(_("This invitation is meant for another organisation."))
+        raise DomainError(_("This invitation is meant for another organisation."))
     if request.state == RequestState.ACCEPTED:
-        raise RelationshipError(_("This invitation was already accepted; nothing changed."))
+        raise DomainError(_("This invitation was already accepted; nothing changed."))
     if request.state != RequestState.PENDING:
-        raise RelationshipError(
+        raise DomainError(
             _("This invitation was %(state)s; nothing changed.")
             % {"state": request.get_state_display().lower()}
         )
     if request.is_expired:
-        raise RelationshipError(
+        raise DomainError(
             _("This invitation expired on %(date)s; ask %(partner)s for a new one.")
             % {"date": timezone.localtime(request.expires_at).date(), "partner": request.partner}
         )
@@ -312,9 +306,9 @@ def customer_relationship_remove(
     that had this partner as designated contact fall back in the same transaction."""
     relationship = _locked_relationship(relationship.pk, by, Action.REMOVE)
     if relationship is None:
-        raise RelationshipError(_("You may not end this relationship."))
+        raise DomainError(_("You may not end this relationship."))
     if blocker := relationship_removal_blocker(relationship):
-        raise RelationshipError(blocker)
+        raise DomainError(blocker)
     relationship.state = RelationshipState.REMOVED
     relationship.delegated_admin = False
     relationship.save(update_fields=["state", "delegated_admin", "updated_at"])
@@ -335,9 +329,7 @@ def delegated_admin_remove(
         or not relationship.delegated_admin
         or relationship.state != RelationshipState.ACTIVE
     ):
-        raise RelationshipError(
-            _("This partner holds no delegated admin privileges; nothing changed.")
-        )
+        raise DomainError(_("This partner holds no delegated admin privileges; nothing changed."))
     relationship.delegated_admin = False
     relationship.save(update_fields=["delegated_admin", "updated_at"])
     return support_contacts_fall_back(

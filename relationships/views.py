@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from customers.models import Customer, Subscription
 from partnercenter.access import customer_admin_required, requires, signed_in
+from partnercenter.errors import DomainError, told
 from partnercenter.policy import Action, permits
 from partnercenter.roles import Capability
 from relationships import services
@@ -22,17 +23,6 @@ from relationships.models import (
     RelationshipRequest,
     ResellerPartnership,
 )
-
-
-def _attempt(request, action, success) -> None:
-    """Run a service call and tell the user how it went: `success(result)` or why not."""
-    try:
-        result = action()
-    except services.RelationshipError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, success(result))
-
 
 # Staff: partnerships -------------------------------------------------------------------------
 
@@ -104,7 +94,7 @@ def partnership_request(request):
             partnership = services.reseller_partnership_request(
                 provider=partner, partner_id=form.cleaned_data["partner_id"], by=request.user
             )
-        except services.RelationshipError as error:
+        except DomainError as error:
             form.add_error("partner_id", error.message)
         else:
             messages.success(
@@ -136,11 +126,8 @@ def _partnership(request, partnership_id, action: Action) -> ResellerPartnership
 
 def _answer_partnership(request, partnership_id, answer, done_message):
     partnership = _partnership(request, partnership_id, Action.ANSWER)
-    _attempt(
-        request,
-        lambda: answer(partnership=partnership, by=request.user),
-        lambda _result: done_message % {"provider": partnership.provider.name},
-    )
+    with told(request, done_message % {"provider": partnership.provider.name}):
+        answer(partnership=partnership, by=request.user)
     return redirect("partnerships")
 
 
@@ -174,17 +161,19 @@ def partnership_remove(request, partnership_id):
     """Confirm, then end a partnership; its designated subscriptions fall back to the provider."""
     partnership = _partnership(request, partnership_id, Action.REMOVE)
     if request.method == "POST":
-        _attempt(
-            request,
-            lambda: services.reseller_partnership_remove(partnership=partnership, by=request.user),
-            lambda changes: (
+        try:
+            changes = services.reseller_partnership_remove(partnership=partnership, by=request.user)
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(
+                request,
                 _(
                     "The partnership with %(partner)s was removed. %(count)s subscription(s) "
                     "fell back to their provider as designated support contact."
                 )
-                % {"partner": partnership.reseller.name, "count": len(changes)}
-            ),
-        )
+                % {"partner": partnership.reseller.name, "count": len(changes)},
+            )
         return redirect("partnerships")
     fallbacks = services.partnership_removal_fallbacks(partnership).order_by(
         "customer__name", "offer_name", "pk"
@@ -252,7 +241,7 @@ def relationship_request_new(request, customer_id):
                     include_delegated_admin=form.cleaned_data["include_delegated_admin"],
                     by=request.user,
                 )
-            except services.RelationshipError as error:
+            except DomainError as error:
                 form.add_error("partner", error.message)
             else:
                 return redirect("relationship_request_detail", customer.pk, invitation.pk)
@@ -351,7 +340,7 @@ def _relationship(request, relationship_id, action: Action, **lookups) -> Custom
 def _end_relationship(request, relationship: CustomerRelationship) -> None:
     try:
         changes = services.customer_relationship_remove(relationship=relationship, by=request.user)
-    except services.RelationshipError as error:
+    except DomainError as error:
         messages.error(request, error.message)
         return
     messages.success(
@@ -369,16 +358,9 @@ def _end_relationship(request, relationship: CustomerRelationship) -> None:
 
 
 def _remove_dap(request, relationship: CustomerRelationship, done_message) -> None:
-    try:
+    names = {"partner": relationship.partner.name, "customer": relationship.customer.name}
+    with told(request, done_message % names):
         services.delegated_admin_remove(relationship=relationship, by=request.user)
-    except services.RelationshipError as error:
-        messages.error(request, error.message)
-        return
-    messages.success(
-        request,
-        done_message
-        % {"partner": relationship.partner.name, "customer": relationship.customer.name},
-    )
 
 
 def _removal_page(request, template, relationship, context):
@@ -435,11 +417,8 @@ def _answer_invitation(request, request_id, answer, done_message):
         RelationshipRequest.objects.restrict(request.user, Action.ANSWER).select_related("partner"),
         pk=request_id,
     )
-    _attempt(
-        request,
-        lambda: answer(request=invitation, by=request.user),
-        lambda _result: done_message % {"partner": invitation.partner.name},
-    )
+    with told(request, done_message % {"partner": invitation.partner.name}):
+        answer(request=invitation, by=request.user)
     return redirect("customer_partner_relationships")
 
 

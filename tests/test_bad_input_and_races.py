@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from customers.models import Subscription
 from customers.services import support_contact_assign
+from partnercenter.errors import DomainError
 from partnercenter.roles import Role
 from relationships import services
 from relationships.models import RelationshipRequest, ResellerPartnership
@@ -67,7 +68,7 @@ def test_a_partnership_requested_at_the_same_moment_gets_a_message(db, monkeypat
         return answer
 
     monkeypatch.setattr(queryset_class, "first", someone_else_was_faster)
-    with pytest.raises(services.RelationshipError, match="already exists"):
+    with pytest.raises(DomainError, match="already exists"):
         services.reseller_partnership_request(
             provider=staff.partner, partner_id=reseller.partner_id, by=staff
         )
@@ -121,7 +122,7 @@ def test_colliding_requests_end_in_one_request_and_one_message():
 
         outcomes = _at_once(ask(first), ask(second))
         made = [o for o in outcomes if isinstance(o, RelationshipRequest)]
-        refused = [o for o in outcomes if isinstance(o, services.RelationshipError)]
+        refused = [o for o in outcomes if isinstance(o, DomainError)]
         assert (len(made), len(refused)) == (1, 1), outcomes
         assert RelationshipRequest.objects.filter(customer=customer).count() == 1
 
@@ -134,7 +135,7 @@ def test_colliding_requests_end_in_one_request_and_one_message():
 
         outcomes = _at_once(partner_with(first), partner_with(second))
         assert sum(isinstance(o, ResellerPartnership) for o in outcomes) == 1, outcomes
-        assert sum(isinstance(o, services.RelationshipError) for o in outcomes) == 1, outcomes
+        assert sum(isinstance(o, DomainError) for o in outcomes) == 1, outcomes
 
 
 # Finding 6: no caching, flat removal pages ---------------------------------------------------

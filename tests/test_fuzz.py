@@ -32,6 +32,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from customers.models import Customer, Subscription, SupportContactChange
 from customers.services import support_contact_assign
 from partnercenter import demo, two_step
+from partnercenter.errors import DomainError
 from partnercenter.models import Partner, RoleAssignment, User
 from partnercenter.roles import Role
 from partnercenter.services import set_password_path
@@ -381,7 +382,7 @@ def test_the_fuzzer_reports_an_exception_and_where_our_code_raised_it(fuzz_world
 def test_the_fuzzer_reports_a_refused_request_that_changed_something(fuzz_world, monkeypatch):
     def write_then_refuse(*, customer, partner, include_delegated_admin, by):
         Partner.objects.filter(pk=partner.pk).update(support_hours="changed, then refused")
-        raise relationship_services.RelationshipError("Refused.")
+        raise DomainError("Refused.")
 
     monkeypatch.setattr(relationship_services, "relationship_request_create", write_then_refuse)
     fuzzer = Fuzzer(_sign_in("globaladmin"), "globaladmin", fuzzing.Stats(), {})

@@ -352,3 +352,10 @@ def test_a_reseller_sees_only_the_history_entries_that_name_it(
     args = [premium.customer_id, premium.pk]
     assert client.get(reverse(change_url, args=[*args, second.pk])).status_code == 200
     assert client.get(reverse(change_url, args=[*args, first.pk])).status_code == 404
+
+
+def test_an_htmx_request_for_the_whole_page_has_each_section_once(client, demo_user, premium):
+    signed_in(client, demo_user, "adminagent")
+    html = client.get(page_url(premium), HTTP_HX_REQUEST="true").content.decode()
+    assert html.count('id="history-section"') == 1
+    assert "hx-swap-oob" not in html

@@ -11,10 +11,10 @@ from partnercenter.phones import normalise_phone
 pytestmark = pytest.mark.django_db
 
 VALID = {
-    "email": "care@contoso-distribution.example",
-    "phone": "+44 20 7946 0321",
-    "website": "https://care.contoso-distribution.example/help",
-    "hours": "Mon–Fri 07:00–19:00 CET",
+    "support_email": "care@contoso-distribution.example",
+    "support_phone": "+44 20 7946 0321",
+    "support_website": "https://care.contoso-distribution.example/help",
+    "support_hours": "Mon–Fri 07:00–19:00 CET",
 }
 
 
@@ -32,10 +32,10 @@ def test_an_admin_agent_saves_the_profile_and_the_phone_is_stored_in_e164(client
     assert response.status_code == 302
     assert response.url == reverse("support_profile")
     partner = contoso()
-    assert partner.support_email == VALID["email"]
+    assert partner.support_email == VALID["support_email"]
     assert partner.support_phone == "+442079460321"
-    assert partner.support_website == VALID["website"]
-    assert partner.support_hours == VALID["hours"]
+    assert partner.support_website == VALID["support_website"]
+    assert partner.support_hours == VALID["support_hours"]
     page = client.get(response.url).content.decode()
     assert "The support profile was saved" in page
     assert 'href="tel:+442079460321">+44 20 7946 0321</a>' in page
@@ -44,13 +44,13 @@ def test_an_admin_agent_saves_the_profile_and_the_phone_is_stored_in_e164(client
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("phone", "425 555 0100", "in international form"),
-        ("phone", "+1 555", "in international form"),
-        ("phone", "call us", "in international form"),
-        ("website", "http://care.contoso-distribution.example", "starts with https://"),
-        ("website", "ftp://files.example", "starts with https://"),
-        ("website", "https://", "Enter a valid URL"),
-        ("email", "care-at-contoso", "Enter a valid email address"),
+        ("support_phone", "425 555 0100", "in international form"),
+        ("support_phone", "+1 555", "in international form"),
+        ("support_phone", "call us", "in international form"),
+        ("support_website", "http://care.contoso-distribution.example", "starts with https://"),
+        ("support_website", "ftp://files.example", "starts with https://"),
+        ("support_website", "https://", "Enter a valid URL"),
+        ("support_email", "care-at-contoso", "Enter a valid email address"),
     ],
 )
 def test_bad_input_is_refused_with_a_clear_message_and_changes_nothing(
@@ -67,7 +67,7 @@ def test_bad_input_is_refused_with_a_clear_message_and_changes_nothing(
 
 def test_a_website_without_a_scheme_becomes_https(client, demo_user):
     client.force_login(demo_user("adminagent"))
-    save(client, website="support.contoso-distribution.example")
+    save(client, support_website="support.contoso-distribution.example")
     assert contoso().support_website == "https://support.contoso-distribution.example"
 
 
@@ -83,10 +83,10 @@ def test_the_model_refuses_a_phone_or_website_that_bypasses_the_form(demo_user):
         services.support_profile_update(
             partner=contoso(),
             by=demo_user("globaladmin"),
-            email="",
-            phone="425-555-0100",
-            website="http://insecure.example",
-            hours="",
+            support_email="",
+            support_phone="425-555-0100",
+            support_website="http://insecure.example",
+            support_hours="",
         )
     assert set(error.value.message_dict) == {"support_phone", "support_website"}
     assert contoso().support_phone == "+14255550100"
@@ -112,7 +112,7 @@ def test_others_may_not_open_the_support_profile(client, demo_user, username):
 def test_each_partner_edits_only_its_own_profile(client, demo_user):
     client.force_login(demo_user("fabrikam"))
     save(client)
-    assert Partner.objects.get(name="Fabrikam Solutions").support_email == VALID["email"]
+    assert Partner.objects.get(name="Fabrikam Solutions").support_email == VALID["support_email"]
     assert contoso().support_email == "support@contoso-distribution.example"
 
 

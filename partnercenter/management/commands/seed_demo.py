@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from customers.services import SupportContactError
 from partnercenter import demo
+from partnercenter.errors import DomainError
 from partnercenter.models import Partner
 
 
@@ -25,7 +25,7 @@ class Command(BaseCommand):
             raise CommandError("--customers must be 0 or more.")
         try:
             report = demo.seed_demo_world()
-        except SupportContactError as error:
+        except DomainError as error:
             # A demo world changed by hand (e.g. Fabrikam's DAP withdrawn) cannot take the
             # multi-channel part as docs/domain.md describes it; nothing was added.
             raise CommandError(
