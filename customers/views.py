@@ -14,7 +14,7 @@ from customers.services import StaleSubscription, support_contact_assign
 from partnercenter.access import customer_admin_required, requires
 from partnercenter.errors import DomainError
 from partnercenter.htmx import is_htmx_target, render_page
-from partnercenter.policy import Action
+from partnercenter.policy import Action, permits
 from partnercenter.roles import Capability
 from relationships.links import next_steps
 
@@ -89,6 +89,7 @@ def _subscription_context(request, subscription, *, form=None, change=None) -> d
         "options": options,
         "next_steps": next_steps(subscription.customer, options.not_listed) if options else [],
         "can_assign": can_assign,
+        "can_request": permits(request.user, Customer, Action.REQUEST),
         "form": form,
         "change": change,
         "history": history[:HISTORY_SHOWN],

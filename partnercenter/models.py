@@ -25,7 +25,7 @@ class PartnerKind(models.TextChoices):
     INDIRECT_RESELLER = "indirect_reseller", _("Indirect reseller")
 
 
-class PartnerQuerySet(models.QuerySet):
+class PartnerQuerySet(RestrictedQuerySet):
     def providers(self):
         return self.filter(kind=PartnerKind.INDIRECT_PROVIDER)
 

@@ -34,6 +34,7 @@ class Action(StrEnum):
     REMOVE = "remove"  # end a relationship or a partnership
     REMOVE_DAP = "remove_dap"  # withdraw (customer) or give up (partner) DAP
     MANAGE = "manage"  # partner users and their roles
+    EDIT = "edit"  # the partner's own support profile
 
 
 Scope = Callable[[int], Q]  # from a partner's or a customer's id to the rows it reaches
@@ -96,6 +97,7 @@ _RELATIONSHIP = "relationships.customerrelationship"
 _PARTNERSHIP = "relationships.resellerpartnership"
 _REQUEST = "relationships.relationshiprequest"
 _USER = "partnercenter.user"
+_PARTNER = "partnercenter.partner"
 
 POLICY: dict[tuple[str, Action], Rule] = {
     (_CUSTOMER, Action.VIEW): Rule(
@@ -168,6 +170,16 @@ POLICY: dict[tuple[str, Action], Rule] = {
         Capability.REQUEST_RELATIONSHIP, provider=_requests_of, reseller=_requests_of
     ),
     (_REQUEST, Action.ANSWER): Rule(customer_admin=lambda c: Q(customer_id=c)),
+    (_PARTNER, Action.VIEW): Rule(  # the support profile, as the partner's own staff see it
+        Capability.VIEW_SUPPORT_PROFILE,
+        provider=lambda p: Q(pk=p),
+        reseller=lambda r: Q(pk=r),
+    ),
+    (_PARTNER, Action.EDIT): Rule(
+        Capability.EDIT_SUPPORT_PROFILE,
+        provider=lambda p: Q(pk=p),
+        reseller=lambda r: Q(pk=r),
+    ),
     (_USER, Action.MANAGE): Rule(
         Capability.MANAGE_USERS,
         provider=lambda p: Q(partner_id=p),

@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy
 from partnercenter.errors import DomainError
 from partnercenter.models import Partner, RoleAssignment, RoleChange, User
 from partnercenter.policy import Action, permits
-from partnercenter.roles import Capability, Role
+from partnercenter.roles import Role
 
 LAST_GLOBAL_ADMIN = gettext_lazy(
     "%(user)s is the last active global admin of %(partner)s. A partner must always keep at "
@@ -237,8 +237,13 @@ def support_profile_update(
 ) -> Partner:
     """Change the support details that customers see for `partner`."""
     with transaction.atomic():
-        partner = _lock_partner(partner.pk)
-        if not (by.partner_id == partner.pk and by.can(Capability.EDIT_SUPPORT_PROFILE)):
+        partner = (
+            Partner.objects.restrict(by, Action.EDIT)
+            .select_for_update()
+            .filter(pk=partner.pk)
+            .first()
+        )
+        if partner is None:
             raise DomainError(_("You may not edit this partner's support profile."))
         partner.support_email = support_email
         partner.support_phone = support_phone

@@ -14,7 +14,7 @@ from partnercenter import services, two_step
 from partnercenter.access import requires
 from partnercenter.errors import DomainError, told
 from partnercenter.forms import SupportProfileForm, UserAddForm, UserRolesForm
-from partnercenter.models import RoleChange, User
+from partnercenter.models import Partner, RoleChange, User
 from partnercenter.policy import Action
 from partnercenter.roles import Capability, Role
 
@@ -186,8 +186,13 @@ def user_two_step_reset(request, user_id):
 
 
 def _support_profile_page(request, form=None):
-    partner = request.user.partner
-    can_edit = request.user.can(Capability.EDIT_SUPPORT_PROFILE)
+    partner = get_object_or_404(
+        Partner.objects.restrict(request.user, Action.VIEW).annotate_permission(
+            request.user, Action.EDIT
+        ),
+        pk=request.user.partner_id,
+    )
+    can_edit = partner.may_edit
     if can_edit and form is None:
         form = SupportProfileForm.for_partner(partner)
     return TemplateResponse(

@@ -221,6 +221,7 @@ def customer_relationships(request, customer_id):
             "relationships": relationships,
             "requests": requests,
             "can_share": permits(request.user, RelationshipRequest, Action.SHARE),
+            "can_request": permits(request.user, Customer, Action.REQUEST),
         },
     )
 
