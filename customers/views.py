@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from customers.eligibility import contact_options
 from customers.forms import CustomerSearchForm, SupportContactForm
+from customers.links import next_steps
 from customers.models import Customer, Subscription, SupportContactChange
 from customers.services import StaleSubscription, support_contact_assign
 from partnercenter.access import customer_admin_required, requires
@@ -16,7 +17,6 @@ from partnercenter.errors import DomainError
 from partnercenter.htmx import is_htmx_target, render_page
 from partnercenter.policy import Action, permits
 from partnercenter.roles import Capability
-from relationships.links import next_steps
 
 CUSTOMERS_PER_PAGE = 25
 HISTORY_SHOWN = 50
@@ -38,8 +38,9 @@ def customer_list(request):
     return render_page(request, "customers/customer_list.html", context, partial="customer-results")
 
 
-def _visible_customer(request, customer_id) -> Customer:
-    return get_object_or_404(Customer.objects.restrict(request.user, Action.VIEW), pk=customer_id)
+def customer_or_404(request, customer_id, action: Action = Action.VIEW) -> Customer:
+    """The customer if the user may `action` it; 404 otherwise."""
+    return get_object_or_404(Customer.objects.restrict(request.user, action), pk=customer_id)
 
 
 def _subscription(request, customer_id, subscription_id, action=Action.VIEW) -> Subscription:
@@ -57,7 +58,7 @@ def _subscription(request, customer_id, subscription_id, action=Action.VIEW) -> 
 @requires(Capability.VIEW_CUSTOMERS)
 def customer_detail(request, customer_id):
     """A customer's subscriptions with their designated support contacts."""
-    customer = _visible_customer(request, customer_id)
+    customer = customer_or_404(request, customer_id)
     subscriptions = (
         Subscription.objects.restrict(request.user, Action.VIEW)
         .filter(customer=customer)

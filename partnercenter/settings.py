@@ -46,8 +46,11 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "partnercenter",
-    "customers",
     "relationships",
+    "customers",
+    # Above the domain: they compose customers and relationships.
+    "dashboard",
+    "demo",
 ]
 
 MIDDLEWARE = [

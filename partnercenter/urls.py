@@ -4,13 +4,15 @@ from django.urls import path, register_converter, reverse_lazy
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
-from customers import history
+from customers import history, partnership_views, relationship_views
 from customers import views as customer_views
+from dashboard import views as dashboard_views
 from partnercenter import two_step_views, user_views, views
 from partnercenter.access import public, signed_in
 from partnercenter.forms import SetPasswordForm, SignInForm
 from partnercenter.i18n import set_language
-from relationships import views as relationship_views
+from relationships import partnership_views as partnership_answers
+from relationships import portal_views
 from relationships.models import InvitationTokenConverter
 
 register_converter(InvitationTokenConverter, "token")
@@ -20,7 +22,7 @@ admin.site.site_title = _("partnercenter back office")
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("dashboard/", views.dashboard, name="dashboard"),
+    path("dashboard/", dashboard_views.dashboard, name="dashboard"),
     path("access/", views.my_access, name="my_access"),
     path("customers/", customer_views.customer_list, name="customer_list"),
     path("customers/<int:customer_id>/", customer_views.customer_detail, name="customer_detail"),
@@ -49,21 +51,21 @@ urlpatterns = [
         relationship_views.relationship_give_up_dap,
         name="relationship_give_up_dap",
     ),
-    path("partners/", relationship_views.partnerships, name="partnerships"),
-    path("partners/request/", relationship_views.partnership_request, name="partnership_request"),
+    path("partners/", partnership_views.partnerships, name="partnerships"),
+    path("partners/request/", partnership_views.partnership_request, name="partnership_request"),
     path(
         "partners/<int:partnership_id>/accept/",
-        relationship_views.partnership_accept,
+        partnership_answers.partnership_accept,
         name="partnership_accept",
     ),
     path(
         "partners/<int:partnership_id>/decline/",
-        relationship_views.partnership_decline,
+        partnership_answers.partnership_decline,
         name="partnership_decline",
     ),
     path(
         "partners/<int:partnership_id>/remove/",
-        relationship_views.partnership_remove,
+        partnership_views.partnership_remove,
         name="partnership_remove",
     ),
     path(
@@ -109,17 +111,17 @@ urlpatterns = [
     path("admin/support/", customer_views.customer_support, name="customer_support"),
     path(
         "admin/relationships/",
-        relationship_views.customer_partner_relationships,
+        portal_views.customer_partner_relationships,
         name="customer_partner_relationships",
     ),
     path(
         "admin/relationships/requests/<int:request_id>/accept/",
-        relationship_views.invitation_accept,
+        portal_views.invitation_accept,
         name="invitation_accept",
     ),
     path(
         "admin/relationships/requests/<int:request_id>/decline/",
-        relationship_views.invitation_decline,
+        portal_views.invitation_decline,
         name="invitation_decline",
     ),
     path(
@@ -132,7 +134,7 @@ urlpatterns = [
         relationship_views.customer_relationship_end,
         name="customer_relationship_end",
     ),
-    path("invitations/<token:token>/", relationship_views.invitation, name="invitation"),
+    path("invitations/<token:token>/", portal_views.invitation, name="invitation"),
     path(
         "accounts/login/",
         public(

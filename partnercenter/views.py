@@ -1,14 +1,12 @@
-"""Sign-in landing, the staff dashboard and the page for staff without customer access."""
+"""Sign-in landing, and My access: the page that explains what each user may do."""
 
-from django.db.models import Count
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET
 
-from customers.models import Customer, Subscription
 from partnercenter import two_step
-from partnercenter.access import requires, signed_in
-from partnercenter.policy import Action, reach_of
+from partnercenter.access import signed_in
+from partnercenter.policy import reach_of
 from partnercenter.roles import CAPABILITY_TABLE, Capability, Role
 
 
@@ -44,29 +42,5 @@ def my_access(request):
             "rows": rows,
             "two_step_on": two_step.authenticator(request.user) is not None,
             "reach": reach_of(request.user),
-        },
-    )
-
-
-@require_GET
-@requires(Capability.VIEW_CUSTOMERS)
-def dashboard(request):
-    """Counts of customers and subscriptions, and who is designated support contact for how many."""
-    subscriptions = Subscription.objects.restrict(request.user, Action.VIEW)
-    per_contact = list(
-        subscriptions.values("support_contact__name")
-        .annotate(count=Count("pk"))
-        .order_by("-count", "support_contact__name")
-    )
-    largest = max((row["count"] for row in per_contact), default=0)
-    for row in per_contact:
-        row["percent"] = round(100 * row["count"] / largest) if largest else 0
-    return TemplateResponse(
-        request,
-        "partnercenter/dashboard.html",
-        {
-            "customer_count": Customer.objects.restrict(request.user, Action.VIEW).count(),
-            "subscription_count": subscriptions.count(),
-            "per_contact": per_contact,
         },
     )

@@ -8,6 +8,7 @@ from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from customers import workflows
 from customers.models import Subscription
 from customers.services import support_contact_assign
 from partnercenter.errors import DomainError
@@ -220,9 +221,9 @@ def test_every_row_lock_takes_only_its_own_table(demo_user, adatum, premium, par
         )
         services.relationship_request_accept(request=northwind_request, by=demo_user("adatumadmin"))
         services.reseller_partnership_accept(partnership=partnership, by=reseller_staff)
-        services.delegated_admin_remove(relationship=relationship, by=demo_user("fabrikam"))
-        services.reseller_partnership_remove(partnership=partnership, by=demo_user("adminagent"))
-        services.customer_relationship_remove(relationship=relationship, by=demo_user("fabrikam"))
+        workflows.delegated_admin_remove(relationship=relationship, by=demo_user("fabrikam"))
+        workflows.reseller_partnership_remove(partnership=partnership, by=demo_user("adminagent"))
+        workflows.customer_relationship_remove(relationship=relationship, by=demo_user("fabrikam"))
     locking = [q["sql"] for q in queries.captured_queries if "FOR UPDATE" in q["sql"]]
     assert len(locking) >= 6
     for sql in locking:

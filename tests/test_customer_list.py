@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from partnercenter.demo import add_customers
+from demo.world import add_customers
 from partnercenter.models import Partner
 from tests import factories
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pytest
 from django.db import connection, connections
 
+from customers import workflows
 from customers.models import Subscription
 from customers.services import support_contact_assign
 from partnercenter.errors import DomainError
@@ -165,32 +166,28 @@ def _assign(world: World):
 
 CHANGES = {
     "DAP withdrawn by the customer's admin": lambda w: (
-        lambda: relationship_services.delegated_admin_remove(
-            relationship=w.relationship, by=w.customer_admin
-        )
+        lambda: workflows.delegated_admin_remove(relationship=w.relationship, by=w.customer_admin)
     ),
     "DAP given up by the reseller": lambda w: (
-        lambda: relationship_services.delegated_admin_remove(
-            relationship=w.relationship, by=w.reseller_staff
-        )
+        lambda: workflows.delegated_admin_remove(relationship=w.relationship, by=w.reseller_staff)
     ),
     "relationship ended by the reseller": lambda w: (
-        lambda: relationship_services.customer_relationship_remove(
+        lambda: workflows.customer_relationship_remove(
             relationship=w.relationship, by=w.reseller_staff
         )
     ),
     "relationship ended by the customer's admin": lambda w: (
-        lambda: relationship_services.customer_relationship_remove(
+        lambda: workflows.customer_relationship_remove(
             relationship=w.relationship, by=w.customer_admin
         )
     ),
     "partnership ended by the provider": lambda w: (
-        lambda: relationship_services.reseller_partnership_remove(
+        lambda: workflows.reseller_partnership_remove(
             partnership=w.partnership, by=w.provider_staff
         )
     ),
     "partnership ended by the reseller": lambda w: (
-        lambda: relationship_services.reseller_partnership_remove(
+        lambda: workflows.reseller_partnership_remove(
             partnership=w.partnership, by=w.reseller_staff
         )
     ),

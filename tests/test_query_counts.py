@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from customers.models import Customer, Subscription, SupportContactChange
 from customers.services import support_contact_assign
-from partnercenter.demo import add_customers
+from demo.world import add_customers
 from partnercenter.models import Partner, User
 from tests import factories
 

@@ -9,8 +9,8 @@ from django.db import connection
 
 from customers.eligibility import NotListedReason, contact_options
 from customers.models import Customer, Subscription, SupportContactChange
-from partnercenter import demo
-from partnercenter.demo import DEMO_PASSWORD, DEMO_USERS
+from demo import world as demo
+from demo.world import DEMO_PASSWORD, DEMO_USERS
 from partnercenter.models import Partner, RoleAssignment, User
 from relationships.models import CustomerRelationship, RelationshipRequest, ResellerPartnership
 from tests import factories

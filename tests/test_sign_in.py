@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from partnercenter.demo import DEMO_PASSWORD, DEMO_USERS
+from demo.world import DEMO_PASSWORD, DEMO_USERS
 from tests import factories
 from tests.factories import TEST_PASSWORD
 from tests.urlwalk import product_routes

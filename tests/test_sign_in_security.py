@@ -18,8 +18,8 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from demo.world import DEMO_PASSWORD
 from partnercenter import signin, two_step
-from partnercenter.demo import DEMO_PASSWORD
 from partnercenter.models import User
 from partnercenter.roles import Role
 from tests import factories

@@ -34,12 +34,12 @@ from django.urls import NoReverseMatch, reverse
 
 from customers.models import Customer, Subscription, SupportContactChange
 from customers.services import support_contact_assign
+from customers.workflows import delegated_admin_remove
 from partnercenter.models import Partner, User
 from partnercenter.roles import Capability, Role
 from partnercenter.services import user_deactivate
 from relationships.models import CustomerRelationship, RelationshipRequest, ResellerPartnership
 from relationships.services import (
-    delegated_admin_remove,
     relationship_request_accept,
     relationship_request_create,
     reseller_partnership_request,

@@ -281,7 +281,7 @@ def test_deactivation_signs_the_user_out_everywhere_and_reactivation_does_not_un
 ):
     from django.test import Client
 
-    from partnercenter.demo import DEMO_PASSWORD
+    from demo.world import DEMO_PASSWORD
 
     agent_browser = Client()
     agent_browser.post(reverse("login"), {"username": "helpdeskagent", "password": DEMO_PASSWORD})

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from partnercenter import demo
+from demo import world
 from partnercenter.errors import DomainError
 from partnercenter.models import Partner
 
@@ -24,7 +24,7 @@ class Command(BaseCommand):
         if customers < 0:
             raise CommandError("--customers must be 0 or more.")
         try:
-            report = demo.seed_demo_world()
+            report = world.seed_demo_world()
         except DomainError as error:
             # A demo world changed by hand (e.g. Fabrikam's DAP withdrawn) cannot take the
             # multi-channel part as docs/domain.md describes it; nothing was added.
@@ -44,22 +44,22 @@ class Command(BaseCommand):
             self.stdout.write("Demo world already present; nothing changed.")
 
         if customers:
-            provider = Partner.objects.get(partner_id=demo.PROVIDER["partner_id"])
-            more = demo.add_customers(
-                names=demo.generated_company_names(customers, seed=seed),
+            provider = Partner.objects.get(partner_id=world.PROVIDER["partner_id"])
+            more = world.add_customers(
+                names=world.generated_company_names(customers, seed=seed),
                 provider=provider,
-                resellers=demo.active_resellers_of(provider),
+                resellers=world.active_resellers_of(provider),
                 seed=seed,
             )
             self.stdout.write(self.style.SUCCESS("Added " + _summary(more)))
-            if demo.analyze_bulk_tables():
+            if world.analyze_bulk_tables():
                 self.stdout.write("Planner statistics refreshed (ANALYZE).")
 
-        self.stdout.write(f"\nDemo users (password: {demo.DEMO_PASSWORD}):")
-        for user in demo.DEMO_USERS:
+        self.stdout.write(f"\nDemo users (password: {world.DEMO_PASSWORD}):")
+        for user in world.DEMO_USERS:
             what = user.role.label if user.role else "customer admin"
             self.stdout.write(f"  {user.username:<15} {what} at {user.organisation}")
 
 
-def _summary(report: demo.SeedReport) -> str:
+def _summary(report: world.SeedReport) -> str:
     return ", ".join(f"{count} {what}" for what, count in report.created.items()) + "."

@@ -1,0 +1,142 @@
+"""A provider's indirect resellers (a reseller's providers): the list with its figures, a
+partnership request, and ending a partnership, whose subscriptions fall back."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from customers import workflows
+from customers.models import Subscription
+from partnercenter.access import requires
+from partnercenter.errors import DomainError
+from partnercenter.policy import Action, permits
+from partnercenter.roles import Capability
+from relationships import services
+from relationships.forms import PartnershipRequestForm
+from relationships.models import CustomerRelationship, ResellerPartnership
+from relationships.partnership_views import partnership_or_404
+
+
+def _count(queryset, outer_field: str):
+    """A correlated COUNT subquery, so that lists cost one query whatever their length."""
+    return Coalesce(
+        Subquery(
+            queryset.filter(**{outer_field: OuterRef("reseller_id")})
+            .order_by()
+            .values(outer_field)
+            .annotate(n=Count("pk"))
+            .values("n")[:1]
+        ),
+        0,
+    )
+
+
+def _partnerships_for(user):
+    partner = user.partner
+    partnerships = (
+        ResellerPartnership.objects.restrict(user, Action.VIEW)
+        .annotate_permission(user, Action.REMOVE)
+        .annotate_permission(user, Action.ANSWER)
+        .select_related("provider", "reseller")
+    )
+    if not partner.is_provider:
+        return partnerships.order_by("state", "provider__name")
+    customers = CustomerRelationship.objects.active().filter(
+        customer_id__in=CustomerRelationship.objects.active()
+        .filter(partner_id=partner.pk)
+        .values("customer_id")
+    )
+    designated = Subscription.objects.filter(provider_id=partner.pk)
+    return partnerships.annotate(
+        customer_count=_count(customers, "partner_id"),
+        designated_count=_count(designated, "support_contact_id"),
+    ).order_by("state", "reseller__name")
+
+
+@require_GET
+@requires(Capability.VIEW_CUSTOMERS)
+def partnerships(request):
+    """A provider's indirect resellers (or a reseller's providers), with partnership state."""
+    partner = request.user.partner
+    form = PartnershipRequestForm(initial={"partner_id": request.GET.get("partner_id", "")})
+    return TemplateResponse(
+        request,
+        "relationships/partnerships.html",
+        {
+            "partner": partner,
+            "partnerships": _partnerships_for(request.user),
+            "form": form,
+            "can_request": permits(request.user, ResellerPartnership, Action.REQUEST),
+        },
+    )
+
+
+@require_POST
+@requires(Capability.REQUEST_RELATIONSHIP)
+def partnership_request(request):
+    """Ask a reseller, by partner id, for a partnership."""
+    partner = request.user.partner
+    if not permits(request.user, ResellerPartnership, Action.REQUEST):
+        raise PermissionDenied
+    form = PartnershipRequestForm(request.POST)
+    if form.is_valid():
+        try:
+            partnership = services.reseller_partnership_request(
+                provider=partner, partner_id=form.cleaned_data["partner_id"], by=request.user
+            )
+        except DomainError as error:
+            form.add_error("partner_id", error.message)
+        else:
+            messages.success(
+                request,
+                _("Partnership requested. %(reseller)s can accept it on its side.")
+                % {"reseller": partnership.reseller.name},
+            )
+            return redirect("partnerships")
+    return TemplateResponse(
+        request,
+        "relationships/partnerships.html",
+        {
+            "partner": partner,
+            "partnerships": _partnerships_for(request.user),
+            "form": form,
+            "can_request": True,
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@requires(Capability.REMOVE_RELATIONSHIP)
+def partnership_remove(request, partnership_id):
+    """Confirm, then end a partnership; its designated subscriptions fall back to the provider."""
+    partnership = partnership_or_404(request, partnership_id, Action.REMOVE)
+    if request.method == "POST":
+        try:
+            changes = workflows.reseller_partnership_remove(
+                partnership=partnership, by=request.user
+            )
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(
+                request,
+                _(
+                    "The partnership with %(partner)s was removed. %(count)s subscription(s) "
+                    "fell back to their provider as designated support contact."
+                )
+                % {"partner": partnership.reseller.name, "count": len(changes)},
+            )
+        return redirect("partnerships")
+    fallbacks = workflows.partnership_removal_fallbacks(partnership).order_by(
+        "customer__name", "offer_name", "pk"
+    )
+    return TemplateResponse(
+        request,
+        "relationships/partnership_remove.html",
+        {"partnership": partnership, "fallbacks": fallbacks},
+    )

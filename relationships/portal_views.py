@@ -1,0 +1,104 @@
+"""The customer's portal: its partners, the requests waiting for an answer, invitation links."""
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from partnercenter.access import customer_admin_required, signed_in
+from partnercenter.errors import told
+from partnercenter.policy import Action
+from relationships import services
+from relationships.models import CustomerRelationship, RelationshipRequest
+
+
+@require_GET
+@customer_admin_required
+def customer_partner_relationships(request):
+    """The customer's partners and the requests waiting for an answer."""
+    relationships = (
+        CustomerRelationship.objects.restrict(request.user, Action.VIEW)
+        .active()
+        .annotate_permission(request.user, Action.REMOVE)
+        .annotate_permission(request.user, Action.REMOVE_DAP)
+        .select_related("partner")
+        .order_by("partner__name")
+    )
+    pending = (
+        RelationshipRequest.objects.restrict(request.user, Action.VIEW)
+        .open()
+        .select_related("partner", "requested_through")
+        .order_by("created_at")
+    )
+    return TemplateResponse(
+        request,
+        "relationships/customer_partner_relationships.html",
+        {
+            "customer": request.user.customer,
+            "relationships": relationships,
+            "pending": pending,
+            "highlight": request.GET.get("request", ""),
+        },
+    )
+
+
+def _answer_invitation(request, request_id, answer, done_message):
+    invitation = get_object_or_404(
+        RelationshipRequest.objects.restrict(request.user, Action.ANSWER).select_related("partner"),
+        pk=request_id,
+    )
+    with told(request, done_message % {"partner": invitation.partner.name}):
+        answer(request=invitation, by=request.user)
+    return redirect("customer_partner_relationships")
+
+
+@require_POST
+@customer_admin_required
+def invitation_accept(request, request_id):
+    """Accept a partner's relationship request (with DAP if it asked for it)."""
+    return _answer_invitation(
+        request,
+        request_id,
+        services.relationship_request_accept,
+        _("You now work with %(partner)s."),
+    )
+
+
+@require_POST
+@customer_admin_required
+def invitation_decline(request, request_id):
+    """Decline a partner's relationship request."""
+    return _answer_invitation(
+        request,
+        request_id,
+        services.relationship_request_decline,
+        _("You declined the request of %(partner)s."),
+    )
+
+
+@require_GET
+@signed_in
+def invitation(request, token):
+    """Where an invitation link leads: the customer's admin to the request, others a message."""
+    # The token is the invitation's secret: whoever holds it learns whom it is for, no more.
+    invitation = get_object_or_404(RelationshipRequest.objects.all(), token=token)
+    if (
+        not RelationshipRequest.objects.restrict(request.user, Action.ANSWER)
+        .filter(pk=invitation.pk)
+        .exists()
+    ):
+        return TemplateResponse(
+            request,
+            "relationships/invitation_elsewhere.html",
+            {"invitation": invitation},
+            status=403,
+        )
+    if not invitation.is_open:
+        messages.warning(
+            request,
+            _("This invitation can no longer be accepted (%(state)s).")
+            % {"state": invitation.shown_state.lower()},
+        )
+    return redirect(reverse("customer_partner_relationships") + f"?request={invitation.pk}")
