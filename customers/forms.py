@@ -1,9 +1,15 @@
+from datetime import date, datetime, time, timedelta
+
 from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from customers.eligibility import ContactOptions
-from customers.models import Subscription
-from partnercenter.models import Partner
+from customers.models import ChangeThrough, Subscription
+from partnercenter.models import Partner, User
 
 
 class CustomerSearchForm(forms.Form):
@@ -63,3 +69,102 @@ class SupportContactForm(forms.Form):
         )
         super().__init__(*args, **kwargs)
         self.fields["contact"].widget.choices = [(p.pk, p.name) for p in options.eligible]
+
+
+SYSTEM = "system"
+# The ways a change is written today; Bulk and API join when bulk assignment and the API do.
+WRITTEN_THROUGH = [ChangeThrough.FORM, ChangeThrough.RELATIONSHIP_REMOVAL]
+# Dates a history can hold; beyond them the day after (or a time zone's offset) would not exist.
+DATE_RANGE = [
+    MinValueValidator(date(2000, 1, 1), _("Enter a date from 2000-01-01 on.")),
+    MaxValueValidator(date(9998, 12, 31), _("Enter a date before 9999-01-01.")),
+]
+
+
+class HistoryFilterForm(forms.Form):
+    """Filters from the query string; a bad value is reported and that filter left out."""
+
+    customer = forms.CharField(
+        label=_("Customer"),
+        required=False,
+        max_length=100,
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": _("Name or domain")}),
+    )
+    contact = forms.TypedChoiceField(
+        label=_("Contact"), required=False, coerce=int, empty_value=None
+    )
+    changed_by = forms.ChoiceField(label=_("Changed by"), required=False)
+    through = forms.ChoiceField(label=_("Through"), required=False)
+    date_from = forms.DateField(
+        label=_("From date"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        validators=DATE_RANGE,
+    )
+    date_to = forms.DateField(
+        label=_("To date"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        validators=DATE_RANGE,
+    )
+
+    def __init__(self, data, *, changes):
+        super().__init__(data, label_suffix="")
+        anyone = [("", _("Anyone"))]
+        self.fields["contact"].choices = [("", _("Any partner"))] + [
+            (p.pk, p.name)
+            for p in Partner.objects.filter(
+                Q(pk__in=changes.values("to_contact")) | Q(pk__in=changes.values("from_contact"))
+            ).order_by("name")
+        ]
+        self.fields["changed_by"].choices = [
+            *anyone,
+            (SYSTEM, _("System")),
+            *(
+                (str(u.pk), u.get_full_name() or u.get_username())
+                for u in User.objects.filter(pk__in=changes.values("changed_by")).order_by(
+                    "first_name", "last_name", "username"
+                )
+            ),
+        ]
+        self.fields["through"].choices = [
+            ("", _("Any way")),
+            *((way.value, way.label) for way in WRITTEN_THROUGH),
+        ]
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            raise ValidationError(_("The from date is after the to date."))
+        return data
+
+    def filter(self, changes):
+        """`changes` narrowed by every valid filter."""
+        self.is_valid()
+        data = self.cleaned_data
+        if q := (data.get("customer") or "").strip():
+            changes = changes.filter(
+                Q(subscription__customer__name__icontains=q)
+                | Q(subscription__customer__domain__icontains=q)
+            )
+        if contact := data.get("contact"):
+            changes = changes.filter(Q(to_contact_id=contact) | Q(from_contact_id=contact))
+        if by := data.get("changed_by"):
+            changes = (
+                changes.filter(changed_by__isnull=True)
+                if by == SYSTEM
+                else changes.filter(changed_by_id=int(by))
+            )
+        if through := data.get("through"):
+            changes = changes.filter(through=through)
+        if "__all__" not in self.errors:
+            if start := data.get("date_from"):
+                changes = changes.filter(changed_at__gte=_start_of(start))
+            if end := data.get("date_to"):
+                changes = changes.filter(changed_at__lt=_start_of(end + timedelta(days=1)))
+        return changes
+
+
+def _start_of(day) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from partnercenter.models import Partner
 from partnercenter.policy import RestrictedQuerySet
+from partnercenter.records import ImmutableRecord
 
 
 def _choices_check(field: str, choices: type[models.TextChoices], name: str):
@@ -173,15 +174,7 @@ class ChangeThrough(models.TextChoices):
     RELATIONSHIP_REMOVAL = "relationship_removal", _("Relationship removal")
 
 
-class SupportContactChangeQuerySet(RestrictedQuerySet):
-    def update(self, **kwargs):
-        raise PermissionError("Support contact history cannot be edited.")
-
-    def delete(self):
-        raise PermissionError("Support contact history cannot be deleted.")
-
-
-class SupportContactChange(models.Model):
+class SupportContactChange(ImmutableRecord):
     """One change of a subscription's designated support contact. Never edited, never deleted."""
 
     Through = ChangeThrough
@@ -214,8 +207,6 @@ class SupportContactChange(models.Model):
     changed_at = models.DateTimeField(_("changed at"), default=timezone.now, db_index=True)
     through = models.CharField(_("through"), max_length=32, choices=Through.choices)
 
-    objects = SupportContactChangeQuerySet.as_manager()
-
     class Meta:
         ordering = ["-changed_at", "-pk"]
         verbose_name = _("support contact change")
@@ -226,14 +217,6 @@ class SupportContactChange(models.Model):
 
     def __str__(self):
         return f"{self.subscription}: {self.from_contact} → {self.to_contact}"
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise PermissionError("Support contact history cannot be edited.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise PermissionError("Support contact history cannot be deleted.")
 
     @property
     def changed_by_name(self) -> str:

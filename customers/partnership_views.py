@@ -14,6 +14,7 @@ from customers import workflows
 from customers.models import Subscription
 from partnercenter.access import requires
 from partnercenter.errors import DomainError
+from partnercenter.htmx import AuthenticatedHttpRequest
 from partnercenter.policy import Action, permits
 from partnercenter.roles import Capability
 from relationships import services
@@ -60,7 +61,7 @@ def _partnerships_for(user):
 
 @require_GET
 @requires(Capability.VIEW_CUSTOMERS)
-def partnerships(request):
+def partnerships(request: AuthenticatedHttpRequest):
     """A provider's indirect resellers (or a reseller's providers), with partnership state."""
     partner = request.user.partner
     form = PartnershipRequestForm(initial={"partner_id": request.GET.get("partner_id", "")})
@@ -78,7 +79,7 @@ def partnerships(request):
 
 @require_POST
 @requires(Capability.REQUEST_RELATIONSHIP)
-def partnership_request(request):
+def partnership_request(request: AuthenticatedHttpRequest):
     """Ask a reseller, by partner id, for a partnership."""
     partner = request.user.partner
     if not permits(request.user, ResellerPartnership, Action.REQUEST):
@@ -112,7 +113,7 @@ def partnership_request(request):
 
 @require_http_methods(["GET", "POST"])
 @requires(Capability.REMOVE_RELATIONSHIP)
-def partnership_remove(request, partnership_id):
+def partnership_remove(request: AuthenticatedHttpRequest, partnership_id):
     """Confirm, then end a partnership; its designated subscriptions fall back to the provider."""
     partnership = partnership_or_404(request, partnership_id, Action.REMOVE)
     if request.method == "POST":

@@ -15,6 +15,7 @@ from customers.models import Customer
 from customers.views import customer_or_404
 from partnercenter.access import customer_admin_required, requires
 from partnercenter.errors import DomainError, told
+from partnercenter.htmx import AuthenticatedHttpRequest
 from partnercenter.policy import Action, permits
 from partnercenter.roles import Capability
 from relationships import services
@@ -24,7 +25,7 @@ from relationships.models import CustomerRelationship, RelationshipRequest
 
 @require_GET
 @requires(Capability.VIEW_CUSTOMERS)
-def customer_relationships(request, customer_id):
+def customer_relationships(request: AuthenticatedHttpRequest, customer_id):
     """The partners that work with a customer, DAP, and the requests made to it."""
     customer = customer_or_404(request, customer_id)
     relationships = (
@@ -58,7 +59,7 @@ def customer_relationships(request, customer_id):
 
 @require_http_methods(["GET", "POST"])
 @requires(Capability.REQUEST_RELATIONSHIP)
-def relationship_request_new(request, customer_id):
+def relationship_request_new(request: AuthenticatedHttpRequest, customer_id):
     """Invite a customer to a relationship with us or one of our resellers, DAP optional."""
     customer = customer_or_404(request, customer_id, Action.REQUEST)
     partners = services.requestable_partners(request.user.partner)
@@ -91,7 +92,7 @@ def relationship_request_new(request, customer_id):
 
 @require_GET
 @requires(Capability.REQUEST_RELATIONSHIP)
-def relationship_request_detail(request, customer_id, request_id):
+def relationship_request_detail(request: AuthenticatedHttpRequest, customer_id, request_id):
     """A request's invitation link and an email draft to copy, then Done."""
     customer = customer_or_404(request, customer_id)
     invitation = get_object_or_404(
@@ -122,7 +123,7 @@ def relationship_request_detail(request, customer_id, request_id):
 
 @require_http_methods(["GET", "POST"])
 @requires(Capability.REMOVE_RELATIONSHIP)
-def relationship_remove(request, customer_id, relationship_id):
+def relationship_remove(request: AuthenticatedHttpRequest, customer_id, relationship_id):
     """Confirm, then end our own relationship with a customer, or say why it cannot end yet."""
     customer = customer_or_404(request, customer_id)
     relationship = _relationship(request, relationship_id, Action.REMOVE, customer=customer)
@@ -139,7 +140,7 @@ def relationship_remove(request, customer_id, relationship_id):
 
 @require_http_methods(["GET", "POST"])
 @requires(Capability.REMOVE_RELATIONSHIP)
-def relationship_give_up_dap(request, customer_id, relationship_id):
+def relationship_give_up_dap(request: AuthenticatedHttpRequest, customer_id, relationship_id):
     """Confirm, then give up our delegated admin privileges for a customer."""
     customer = customer_or_404(request, customer_id)
     relationship = _relationship(request, relationship_id, Action.REMOVE_DAP, customer=customer)
@@ -160,7 +161,7 @@ def relationship_give_up_dap(request, customer_id, relationship_id):
 
 @require_http_methods(["GET", "POST"])
 @customer_admin_required
-def delegated_admin_remove(request, relationship_id):
+def delegated_admin_remove(request: AuthenticatedHttpRequest, relationship_id):
     """Confirm, then withdraw a partner's delegated admin privileges."""
     relationship = _relationship(request, relationship_id, Action.REMOVE_DAP)
     if request.method == "POST":
@@ -173,7 +174,7 @@ def delegated_admin_remove(request, relationship_id):
 
 @require_http_methods(["GET", "POST"])
 @customer_admin_required
-def customer_relationship_end(request, relationship_id):
+def customer_relationship_end(request: AuthenticatedHttpRequest, relationship_id):
     """Confirm, then end the customer's relationship with a partner."""
     relationship = _relationship(request, relationship_id, Action.REMOVE)
     if request.method == "POST":
@@ -182,7 +183,9 @@ def customer_relationship_end(request, relationship_id):
     return _removal_page(request, "relationships/relationship_end.html", relationship, {})
 
 
-def _relationship(request, relationship_id, action: Action, **lookups) -> CustomerRelationship:
+def _relationship(
+    request: AuthenticatedHttpRequest, relationship_id, action: Action, **lookups
+) -> CustomerRelationship:
     return get_object_or_404(
         CustomerRelationship.objects.restrict(request.user, action).select_related(
             "partner", "customer"
@@ -192,7 +195,9 @@ def _relationship(request, relationship_id, action: Action, **lookups) -> Custom
     )
 
 
-def _end_relationship(request, relationship: CustomerRelationship) -> None:
+def _end_relationship(
+    request: AuthenticatedHttpRequest, relationship: CustomerRelationship
+) -> None:
     try:
         changes = workflows.customer_relationship_remove(relationship=relationship, by=request.user)
     except DomainError as error:
@@ -212,13 +217,15 @@ def _end_relationship(request, relationship: CustomerRelationship) -> None:
     )
 
 
-def _remove_dap(request, relationship: CustomerRelationship, done_message) -> None:
+def _remove_dap(
+    request: AuthenticatedHttpRequest, relationship: CustomerRelationship, done_message
+) -> None:
     names = {"partner": relationship.partner.name, "customer": relationship.customer.name}
     with told(request, done_message % names):
         workflows.delegated_admin_remove(relationship=relationship, by=request.user)
 
 
-def _removal_page(request, template, relationship, context):
+def _removal_page(request: AuthenticatedHttpRequest, template, relationship, context):
     """The confirmation of a removal: what falls back, or why it cannot happen now."""
     return TemplateResponse(
         request,

@@ -14,7 +14,12 @@ from customers.models import Customer, Subscription, SupportContactChange
 from customers.services import StaleSubscription, support_contact_assign
 from partnercenter.access import customer_admin_required, requires
 from partnercenter.errors import DomainError
-from partnercenter.htmx import is_htmx_target, render_page
+from partnercenter.htmx import (
+    AuthenticatedHttpRequest,
+    HtmxHttpRequest,
+    is_htmx_target,
+    render_page,
+)
 from partnercenter.policy import Action, permits
 from partnercenter.roles import Capability
 
@@ -24,7 +29,7 @@ HISTORY_SHOWN = 50
 
 @require_GET
 @requires(Capability.VIEW_CUSTOMERS)
-def customer_list(request):
+def customer_list(request: HtmxHttpRequest):
     """The partner's customers: search by name or domain, sort by name, 25 a page."""
     form = CustomerSearchForm(request.GET)
     customers = form.search(Customer.objects.restrict(request.user, Action.VIEW))
@@ -38,12 +43,16 @@ def customer_list(request):
     return render_page(request, "customers/customer_list.html", context, partial="customer-results")
 
 
-def customer_or_404(request, customer_id, action: Action = Action.VIEW) -> Customer:
+def customer_or_404(
+    request: AuthenticatedHttpRequest, customer_id, action: Action = Action.VIEW
+) -> Customer:
     """The customer if the user may `action` it; 404 otherwise."""
     return get_object_or_404(Customer.objects.restrict(request.user, action), pk=customer_id)
 
 
-def _subscription(request, customer_id, subscription_id, action=Action.VIEW) -> Subscription:
+def _subscription(
+    request: AuthenticatedHttpRequest, customer_id, subscription_id, action=Action.VIEW
+) -> Subscription:
     """The subscription if `action` on it is allowed (404 otherwise), with `may_assign`."""
     return get_object_or_404(
         Subscription.objects.restrict(request.user, action)
@@ -56,7 +65,7 @@ def _subscription(request, customer_id, subscription_id, action=Action.VIEW) -> 
 
 @require_GET
 @requires(Capability.VIEW_CUSTOMERS)
-def customer_detail(request, customer_id):
+def customer_detail(request: AuthenticatedHttpRequest, customer_id):
     """A customer's subscriptions with their designated support contacts."""
     customer = customer_or_404(request, customer_id)
     subscriptions = (
@@ -72,7 +81,9 @@ def customer_detail(request, customer_id):
     )
 
 
-def _subscription_context(request, subscription, *, form=None, change=None) -> dict:
+def _subscription_context(
+    request: AuthenticatedHttpRequest, subscription, *, form=None, change=None
+) -> dict:
     # Who is eligible and who is not is the provider's business: only those who may assign
     # learn it (a reseller reading the page sees the contact alone).
     can_assign = subscription.supports_designated_contact and subscription.may_assign
@@ -100,7 +111,7 @@ def _subscription_context(request, subscription, *, form=None, change=None) -> d
 
 @require_GET
 @requires(Capability.VIEW_CUSTOMERS)
-def subscription_detail(request, customer_id, subscription_id):
+def subscription_detail(request: HtmxHttpRequest, customer_id, subscription_id):
     """A subscription's details, its designated support contact and that contact's history."""
     subscription = _subscription(request, customer_id, subscription_id)
     return TemplateResponse(
@@ -110,7 +121,7 @@ def subscription_detail(request, customer_id, subscription_id):
 
 @require_POST
 @requires(Capability.ASSIGN_SUPPORT_CONTACT)
-def subscription_support_contact(request, customer_id, subscription_id):
+def subscription_support_contact(request: HtmxHttpRequest, customer_id, subscription_id):
     """Change the designated support contact: htmx gets the review, a plain POST a redirect."""
     subscription = _subscription(request, customer_id, subscription_id, Action.ASSIGN)
     if not subscription.supports_designated_contact:
@@ -155,7 +166,7 @@ def subscription_support_contact(request, customer_id, subscription_id):
     return _subscription_response(request, subscription, form=form)
 
 
-def _subscription_response(request, subscription, *, form=None):
+def _subscription_response(request: HtmxHttpRequest, subscription, *, form=None):
     """The subscription page (or its contact section, for htmx) showing the current state."""
     if form is None and not is_htmx_target(request, "contact-section"):
         return redirect("subscription_detail", subscription.customer_id, subscription.pk)
@@ -171,7 +182,9 @@ def _subscription_response(request, subscription, *, form=None):
 
 @require_GET
 @requires(Capability.VIEW_CUSTOMERS)
-def support_contact_change(request, customer_id, subscription_id, change_id):
+def support_contact_change(
+    request: AuthenticatedHttpRequest, customer_id, subscription_id, change_id
+):
     """The review of one change of designated support contact, with a Close button."""
     subscription = _subscription(request, customer_id, subscription_id)
     change = get_object_or_404(
@@ -198,7 +211,7 @@ def _own_subscriptions(customer_admin):
 
 @require_GET
 @customer_admin_required
-def customer_admin_home(request):
+def customer_admin_home(request: AuthenticatedHttpRequest):
     """A customer admin's overview of their organisation."""
     subscriptions = _own_subscriptions(request.user)
     return TemplateResponse(
@@ -210,7 +223,7 @@ def customer_admin_home(request):
 
 @require_GET
 @customer_admin_required
-def customer_support(request):
+def customer_support(request: AuthenticatedHttpRequest):
     """For each subscription, the partner to contact for support and how to reach them."""
     subscriptions = _own_subscriptions(request.user)
     return TemplateResponse(

@@ -6,13 +6,14 @@ from django.views.decorators.http import require_GET
 
 from customers.models import Customer, Subscription
 from partnercenter.access import requires
+from partnercenter.htmx import AuthenticatedHttpRequest
 from partnercenter.policy import Action
 from partnercenter.roles import Capability
 
 
 @require_GET
 @requires(Capability.VIEW_CUSTOMERS)
-def dashboard(request):
+def dashboard(request: AuthenticatedHttpRequest):
     """Counts of customers and subscriptions, and who is designated support contact for how many."""
     subscriptions = Subscription.objects.restrict(request.user, Action.VIEW)
     per_contact = list(

@@ -1,9 +1,25 @@
 """The one place that decides what an htmx request gets: the whole page or named partials."""
 
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.utils.cache import patch_vary_headers
+from django_htmx.middleware import HtmxDetails
+
+from partnercenter.models import User
+
+
+class AuthenticatedHttpRequest(HttpRequest):
+    """A request of a signed-in user: LoginRequiredMiddleware lets no other reach a view that
+    is not public."""
+
+    user: User
+
+
+class HtmxHttpRequest(AuthenticatedHttpRequest):
+    """A signed-in user's request that htmx may have sent (HtmxMiddleware sets `htmx`)."""
+
+    htmx: HtmxDetails
 
 
 def is_htmx_target(request, target_id: str) -> bool:

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from partnercenter.phones import validate_e164_phone
 from partnercenter.policy import RestrictedQuerySet
+from partnercenter.records import ImmutableRecord
 from partnercenter.roles import Capability, Role, capabilities_for
 
 partner_id_validator = RegexValidator(r"^[0-9]{4,12}$", _("A partner id is 4 to 12 digits."))
@@ -212,22 +213,7 @@ class RoleAssignment(models.Model):
         return f"{self.user} – {self.get_role_display()}"
 
 
-class RecordIsImmutable(Exception):
-    """An attempt to edit or delete a record that is kept for good (the role changes)."""
-
-
-class RoleChangeQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        raise RecordIsImmutable("Role changes cannot be edited.")
-
-    def bulk_update(self, objs, fields, batch_size=None):
-        raise RecordIsImmutable("Role changes cannot be edited.")
-
-    def delete(self):
-        raise RecordIsImmutable("Role changes cannot be deleted.")
-
-
-class RoleChange(models.Model):
+class RoleChange(ImmutableRecord):
     """One change of a staff user's roles: whose, by whom, from what to what, when.
     Never edited, never deleted."""
 
@@ -247,8 +233,6 @@ class RoleChange(models.Model):
     to_roles = models.JSONField(_("to"), default=list, blank=True)
     changed_at = models.DateTimeField(_("changed at"), default=timezone.now, db_index=True)
 
-    objects = RoleChangeQuerySet.as_manager()
-
     class Meta:
         ordering = ["-changed_at", "-pk"]
         verbose_name = _("role change")
@@ -261,14 +245,9 @@ class RoleChange(models.Model):
         return f"{self.user}: {self.from_roles} → {self.to_roles}"
 
     def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise RecordIsImmutable("Role changes cannot be edited.")
         self.from_roles = sorted(Role(r).value for r in self.from_roles)
         self.to_roles = sorted(Role(r).value for r in self.to_roles)
         super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise RecordIsImmutable("Role changes cannot be deleted.")
 
     @property
     def from_labels(self) -> list[str]:

@@ -20,6 +20,7 @@ from partnercenter import two_step
 from partnercenter.access import signed_in
 from partnercenter.errors import DomainError
 from partnercenter.forms import PlainLabels
+from partnercenter.htmx import AuthenticatedHttpRequest
 
 
 class CodeForm(PlainLabels, forms.Form):
@@ -33,7 +34,7 @@ class CodeForm(PlainLabels, forms.Form):
     )
 
 
-def _next_url(request) -> str:
+def _next_url(request: AuthenticatedHttpRequest) -> str:
     """Where to go after this step: a path on this site, else home. (Only a path: redirect()
     would take anything else, such as "1", for the name of a view.)"""
     wanted = request.POST.get("next") or request.GET.get("next") or ""
@@ -51,7 +52,7 @@ def _private(response):
 
 @require_GET
 @signed_in
-def two_step_overview(request):
+def two_step_overview(request: AuthenticatedHttpRequest):
     """Whether two-step verification is on, with ways to set it up, renew codes or turn it off."""
     device = two_step.authenticator(request.user)
     return _private(
@@ -69,7 +70,7 @@ def two_step_overview(request):
 
 @require_http_methods(["GET", "POST"])
 @signed_in
-def two_step_setup(request):
+def two_step_setup(request: AuthenticatedHttpRequest):
     """Scan the QR code (or type the key) into an authenticator app, then confirm a code."""
     if two_step.authenticator(request.user) is not None:
         messages.info(request, _("Two-step verification is already on."))
@@ -100,7 +101,7 @@ def two_step_setup(request):
 
 @require_GET
 @signed_in
-def two_step_qr(request):
+def two_step_qr(request: AuthenticatedHttpRequest):
     """The QR code (SVG) of the authenticator being set up: its secret, so never cached."""
     if two_step.authenticator(request.user) is not None:
         raise Http404
@@ -110,7 +111,7 @@ def two_step_qr(request):
     return _private(HttpResponse(image.getvalue(), content_type="image/svg+xml"))
 
 
-def _codes_page(request, codes, *, next_url):
+def _codes_page(request: AuthenticatedHttpRequest, codes, *, next_url):
     return _private(
         TemplateResponse(
             request,
@@ -122,7 +123,7 @@ def _codes_page(request, codes, *, next_url):
 
 @require_http_methods(["GET", "POST"])
 @signed_in
-def two_step_verify(request):
+def two_step_verify(request: AuthenticatedHttpRequest):
     """The second step of signing in: a code from the authenticator app or a recovery code."""
     if two_step.pending_step(request) != two_step.VERIFY:
         return redirect(_next_url(request))
@@ -154,7 +155,7 @@ def two_step_verify(request):
 
 @require_POST
 @signed_in
-def two_step_recovery_codes(request):
+def two_step_recovery_codes(request: AuthenticatedHttpRequest):
     """New recovery codes, shown once; the old ones stop working."""
     try:
         codes = two_step.recovery_codes_renew(user=request.user)
@@ -167,7 +168,7 @@ def two_step_recovery_codes(request):
 
 @require_POST
 @signed_in
-def two_step_turn_off(request):
+def two_step_turn_off(request: AuthenticatedHttpRequest):
     """Turn off one's own two-step verification, confirmed with a current code."""
     form = CodeForm(request.POST)
     if not form.is_valid():

@@ -4,7 +4,7 @@ from django.urls import path, register_converter, reverse_lazy
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
-from customers import history, partnership_views, relationship_views
+from customers import history_views, partnership_views, relationship_views
 from customers import views as customer_views
 from dashboard import views as dashboard_views
 from partnercenter import two_step_views, user_views, views
@@ -83,8 +83,8 @@ urlpatterns = [
         customer_views.support_contact_change,
         name="support_contact_change",
     ),
-    path("history/", history.history, name="history"),
-    path("history/export.csv", history.history_export, name="history_export"),
+    path("history/", history_views.history, name="history"),
+    path("history/export.csv", history_views.history_export, name="history_export"),
     path("users/", user_views.user_list, name="user_list"),
     path("users/add/", user_views.user_add, name="user_add"),
     path("users/<int:user_id>/", user_views.user_detail, name="user_detail"),

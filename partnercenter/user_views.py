@@ -14,6 +14,7 @@ from partnercenter import services, two_step
 from partnercenter.access import requires
 from partnercenter.errors import DomainError, told
 from partnercenter.forms import SupportProfileForm, UserAddForm, UserRolesForm
+from partnercenter.htmx import AuthenticatedHttpRequest
 from partnercenter.models import Partner, RoleChange, User
 from partnercenter.policy import Action
 from partnercenter.roles import Capability, Role
@@ -32,7 +33,7 @@ def _sorted_roles(user: User) -> list[Role]:
     return [r for r in Role if r in held]
 
 
-def _site_url(request) -> str:
+def _site_url(request: AuthenticatedHttpRequest) -> str:
     return request.build_absolute_uri("/")
 
 
@@ -47,7 +48,7 @@ def add_validation_error(form, error: ValidationError) -> None:
 
 @require_GET
 @requires(Capability.MANAGE_USERS)
-def user_list(request):
+def user_list(request: AuthenticatedHttpRequest):
     """The partner's own staff with their roles, state and two-step verification."""
     users = (
         _with_two_step(User.objects.restrict(request.user, Action.MANAGE))
@@ -61,7 +62,7 @@ def user_list(request):
 
 @require_http_methods(["GET", "POST"])
 @requires(Capability.MANAGE_USERS)
-def user_add(request):
+def user_add(request: AuthenticatedHttpRequest):
     """Add a staff user with roles; they get an email with a link to set a password."""
     form = UserAddForm(request.POST or None, by=request.user)
     if request.method == "POST" and form.is_valid():
@@ -86,7 +87,7 @@ def user_add(request):
     return TemplateResponse(request, "partnercenter/user_add.html", {"form": form})
 
 
-def _manageable_user(request, user_id) -> User:
+def _manageable_user(request: AuthenticatedHttpRequest, user_id) -> User:
     return get_object_or_404(
         _with_two_step(User.objects.restrict(request.user, Action.MANAGE)).select_related(
             "partner"
@@ -95,7 +96,7 @@ def _manageable_user(request, user_id) -> User:
     )
 
 
-def _user_page(request, member: User, *, form=None, status=200):
+def _user_page(request: AuthenticatedHttpRequest, member: User, *, form=None, status=200):
     is_self = member.pk == request.user.pk
     if form is None and not is_self:
         form = UserRolesForm(by=request.user, user=member)
@@ -119,14 +120,14 @@ def _user_page(request, member: User, *, form=None, status=200):
 
 @require_GET
 @requires(Capability.MANAGE_USERS)
-def user_detail(request, user_id):
+def user_detail(request: AuthenticatedHttpRequest, user_id):
     """One staff user: roles, their changes, deactivate or reactivate, a set-password link."""
     return _user_page(request, _manageable_user(request, user_id))
 
 
 @require_POST
 @requires(Capability.MANAGE_USERS)
-def user_roles(request, user_id):
+def user_roles(request: AuthenticatedHttpRequest, user_id):
     """Give a staff user exactly the roles ticked."""
     member = _manageable_user(request, user_id)
     form = UserRolesForm(request.POST, by=request.user, user=member)
@@ -147,7 +148,7 @@ def _name(user: User) -> dict[str, str]:
 
 @require_POST
 @requires(Capability.MANAGE_USERS)
-def user_deactivate(request, user_id):
+def user_deactivate(request: AuthenticatedHttpRequest, user_id):
     """Stop a staff user signing in, and sign them out everywhere."""
     member = _manageable_user(request, user_id)
     with told(request, _("%(user)s was deactivated and signed out everywhere.") % _name(member)):
@@ -157,7 +158,7 @@ def user_deactivate(request, user_id):
 
 @require_POST
 @requires(Capability.MANAGE_USERS)
-def user_reactivate(request, user_id):
+def user_reactivate(request: AuthenticatedHttpRequest, user_id):
     """Let a deactivated staff user sign in again."""
     member = _manageable_user(request, user_id)
     with told(request, _("%(user)s was reactivated and can sign in again.") % _name(member)):
@@ -167,7 +168,7 @@ def user_reactivate(request, user_id):
 
 @require_POST
 @requires(Capability.MANAGE_USERS)
-def user_set_password_link(request, user_id):
+def user_set_password_link(request: AuthenticatedHttpRequest, user_id):
     """Email a staff user a new link to set their password."""
     member = _manageable_user(request, user_id)
     with told(request, _("A link to set a password was sent to %(email)s.") % _name(member)):
@@ -177,7 +178,7 @@ def user_set_password_link(request, user_id):
 
 @require_POST
 @requires(Capability.MANAGE_USERS)
-def user_two_step_reset(request, user_id):
+def user_two_step_reset(request: AuthenticatedHttpRequest, user_id):
     """Turn off a staff user's two-step verification (a lost phone); they set it up again."""
     member = _manageable_user(request, user_id)
     with told(request, _("Two-step verification of %(user)s was turned off.") % _name(member)):
@@ -185,7 +186,7 @@ def user_two_step_reset(request, user_id):
     return redirect("user_detail", member.pk)
 
 
-def _support_profile_page(request, form=None):
+def _support_profile_page(request: AuthenticatedHttpRequest, form=None):
     partner = get_object_or_404(
         Partner.objects.restrict(request.user, Action.VIEW).annotate_permission(
             request.user, Action.EDIT
@@ -204,14 +205,14 @@ def _support_profile_page(request, form=None):
 
 @require_GET
 @requires(Capability.VIEW_SUPPORT_PROFILE)
-def support_profile(request):
+def support_profile(request: AuthenticatedHttpRequest):
     """The support details customers see for this partner; a form for those who may edit."""
     return _support_profile_page(request)
 
 
 @require_POST
 @requires(Capability.EDIT_SUPPORT_PROFILE)
-def support_profile_update(request):
+def support_profile_update(request: AuthenticatedHttpRequest):
     """Save the support email, phone, website and hours."""
     form = SupportProfileForm(request.POST)
     if form.is_valid():

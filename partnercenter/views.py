@@ -6,13 +6,14 @@ from django.views.decorators.http import require_GET
 
 from partnercenter import two_step
 from partnercenter.access import signed_in
+from partnercenter.htmx import AuthenticatedHttpRequest
 from partnercenter.policy import reach_of
 from partnercenter.roles import CAPABILITY_TABLE, Capability, Role
 
 
 @require_GET
 @signed_in
-def home(request):
+def home(request: AuthenticatedHttpRequest):
     """Send each signed-in user to where their work starts."""
     user = request.user
     if user.is_customer_admin:
@@ -26,7 +27,7 @@ def home(request):
 
 @require_GET
 @signed_in
-def my_access(request):
+def my_access(request: AuthenticatedHttpRequest):
     """The user's roles and the whole capability table; home for staff who see no customers."""
     roles = request.user.roles
     rows = [

@@ -6,13 +6,16 @@ from django.views.decorators.http import require_POST
 
 from partnercenter.access import requires
 from partnercenter.errors import told
+from partnercenter.htmx import AuthenticatedHttpRequest
 from partnercenter.policy import Action
 from partnercenter.roles import Capability
 from relationships import services
 from relationships.models import ResellerPartnership
 
 
-def partnership_or_404(request, partnership_id, action: Action) -> ResellerPartnership:
+def partnership_or_404(
+    request: AuthenticatedHttpRequest, partnership_id, action: Action
+) -> ResellerPartnership:
     """The partnership if `user` may `action` it; 404 otherwise."""
     return get_object_or_404(
         ResellerPartnership.objects.restrict(request.user, action).select_related(
@@ -22,7 +25,7 @@ def partnership_or_404(request, partnership_id, action: Action) -> ResellerPartn
     )
 
 
-def _answer_partnership(request, partnership_id, answer, done_message):
+def _answer_partnership(request: AuthenticatedHttpRequest, partnership_id, answer, done_message):
     partnership = partnership_or_404(request, partnership_id, Action.ANSWER)
     with told(request, done_message % {"provider": partnership.provider.name}):
         answer(partnership=partnership, by=request.user)
@@ -31,7 +34,7 @@ def _answer_partnership(request, partnership_id, answer, done_message):
 
 @require_POST
 @requires(Capability.REQUEST_RELATIONSHIP)
-def partnership_accept(request, partnership_id):
+def partnership_accept(request: AuthenticatedHttpRequest, partnership_id):
     """The reseller accepts a provider's partnership request."""
     return _answer_partnership(
         request,
@@ -43,7 +46,7 @@ def partnership_accept(request, partnership_id):
 
 @require_POST
 @requires(Capability.REQUEST_RELATIONSHIP)
-def partnership_decline(request, partnership_id):
+def partnership_decline(request: AuthenticatedHttpRequest, partnership_id):
     """The reseller declines a provider's partnership request."""
     return _answer_partnership(
         request,

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from partnercenter.access import customer_admin_required, signed_in
 from partnercenter.errors import told
+from partnercenter.htmx import AuthenticatedHttpRequest
 from partnercenter.policy import Action
 from relationships import services
 from relationships.models import CustomerRelationship, RelationshipRequest
@@ -16,7 +17,7 @@ from relationships.models import CustomerRelationship, RelationshipRequest
 
 @require_GET
 @customer_admin_required
-def customer_partner_relationships(request):
+def customer_partner_relationships(request: AuthenticatedHttpRequest):
     """The customer's partners and the requests waiting for an answer."""
     relationships = (
         CustomerRelationship.objects.restrict(request.user, Action.VIEW)
@@ -44,7 +45,7 @@ def customer_partner_relationships(request):
     )
 
 
-def _answer_invitation(request, request_id, answer, done_message):
+def _answer_invitation(request: AuthenticatedHttpRequest, request_id, answer, done_message):
     invitation = get_object_or_404(
         RelationshipRequest.objects.restrict(request.user, Action.ANSWER).select_related("partner"),
         pk=request_id,
@@ -56,7 +57,7 @@ def _answer_invitation(request, request_id, answer, done_message):
 
 @require_POST
 @customer_admin_required
-def invitation_accept(request, request_id):
+def invitation_accept(request: AuthenticatedHttpRequest, request_id):
     """Accept a partner's relationship request (with DAP if it asked for it)."""
     return _answer_invitation(
         request,
@@ -68,7 +69,7 @@ def invitation_accept(request, request_id):
 
 @require_POST
 @customer_admin_required
-def invitation_decline(request, request_id):
+def invitation_decline(request: AuthenticatedHttpRequest, request_id):
     """Decline a partner's relationship request."""
     return _answer_invitation(
         request,
@@ -80,7 +81,7 @@ def invitation_decline(request, request_id):
 
 @require_GET
 @signed_in
-def invitation(request, token):
+def invitation(request: AuthenticatedHttpRequest, token):
     """Where an invitation link leads: the customer's admin to the request, others a message."""
     # The token is the invitation's secret: whoever holds it learns whom it is for, no more.
     invitation = get_object_or_404(RelationshipRequest.objects.all(), token=token)

@@ -15,6 +15,7 @@ from django.utils.html import escape
 
 from customers.models import Subscription, SupportContactChange
 from customers.services import support_contact_assign
+from partnercenter.records import RecordIsImmutable
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +36,11 @@ def changes(demo_user, adatum, partner_named):
         subscription=e3, contact=fabrikam, by=helpdesk, expected_version=1
     )
     third = support_contact_assign(
-        subscription=premium, contact=contoso, by=None, expected_version=2, through="bulk"
+        subscription=premium,
+        contact=contoso,
+        by=None,
+        expected_version=2,
+        through="relationship_removal",
     )
     now = timezone.now()
     for change, days_ago in ((first, 10), (second, 5), (third, 1)):
@@ -58,7 +63,7 @@ def test_the_history_shows_the_partners_changes_newest_first(client, demo_user, 
     assert rows(response) == [third, second, first]
     html = response.content.decode()
     assert "3 changes" in html
-    assert "System" in html  # the bulk change without a user
+    assert "System" in html  # the fall-back without a user
     assert "Hanna Kovács" in html
 
 
@@ -77,7 +82,7 @@ def test_a_reseller_sees_only_the_changes_that_concern_it(client, demo_user, cha
     [
         ({"customer": "adatum.example"}, [2, 1, 0]),
         ({"customer": "no such customer"}, []),
-        ({"through": "bulk"}, [2]),
+        ({"through": "relationship_removal"}, [2]),
         ({"changed_by": "system"}, [2]),
         ({"date_to": "{d7}"}, [0]),
         ({"date_from": "{d7}"}, [2, 1]),
@@ -144,18 +149,18 @@ def test_the_history_pages_by_fifty_and_keeps_the_filters(client, demo_user, pre
             subscription=premium,
             from_contact=premium.provider,
             to_contact=premium.provider,
-            through="api",
+            through="relationship_removal",
         )
         for _ in range(60)
     )
     client.force_login(demo_user("adminagent"))
-    first = client.get(reverse("history"), {"through": "api"})
+    first = client.get(reverse("history"), {"through": "relationship_removal"})
     assert len(rows(first)) == 50
     html = first.content.decode()
     assert "Page 1 of 2" in html
-    assert 'href="?through=api&amp;page=2"' in html
-    second = client.get(reverse("history"), {"through": "api", "page": 2})
-    assert len(rows(second)) == 10
+    assert 'href="?through=relationship_removal&amp;page=2"' in html
+    second = client.get(reverse("history"), {"through": "relationship_removal", "page": 2})
+    assert len(rows(second)) == 11  # and the fixture's own fall-back
 
 
 def test_the_export_streams_csv_with_the_same_filters(client, demo_user, changes):
@@ -249,8 +254,16 @@ def test_history_entries_cannot_be_changed_or_deleted_in_the_back_office(client,
 def test_history_entries_refuse_edits_through_the_orm(changes):
     entry = changes[0]
     entry.through = "api"
-    with pytest.raises(PermissionError):
+    with pytest.raises(RecordIsImmutable):
         entry.save()
-    with pytest.raises(PermissionError):
+    with pytest.raises(RecordIsImmutable):
         SupportContactChange.objects.filter(pk=entry.pk).delete()
     assert Subscription.objects.filter(pk=entry.subscription_id).exists()
+
+
+def test_the_filter_offers_only_the_ways_changes_are_written(client, demo_user, changes):
+    client.force_login(demo_user("adminagent"))
+    html = client.get(reverse("history")).content.decode()
+    assert '<option value="relationship_removal">' in html
+    assert '<option value="bulk">' not in html
+    assert '<option value="api">' not in html

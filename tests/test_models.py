@@ -6,6 +6,7 @@ from django.db.models import ProtectedError
 
 from customers.models import Subscription, SupportContactChange
 from partnercenter.models import Partner
+from partnercenter.records import RecordIsImmutable
 from relationships.models import CustomerRelationship, RelationshipState, ResellerPartnership
 from tests import factories
 
@@ -149,13 +150,13 @@ def test_new_commerce_subscriptions_do_not_support_a_designated_contact():
 def test_history_entries_cannot_be_edited_or_deleted():
     change = factories.SupportContactChangeFactory()
     change.through = SupportContactChange.Through.API
-    with pytest.raises(PermissionError):
+    with pytest.raises(RecordIsImmutable):
         change.save()
-    with pytest.raises(PermissionError):
+    with pytest.raises(RecordIsImmutable):
         change.delete()
-    with pytest.raises(PermissionError):
+    with pytest.raises(RecordIsImmutable):
         SupportContactChange.objects.all().delete()
-    with pytest.raises(PermissionError):
+    with pytest.raises(RecordIsImmutable):
         SupportContactChange.objects.update(through="api")
     assert SupportContactChange.objects.get().through == SupportContactChange.Through.FORM
 

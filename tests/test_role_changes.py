@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from partnercenter import services
 from partnercenter.errors import DomainError
-from partnercenter.models import RecordIsImmutable, RoleAssignment, RoleChange, User
+from partnercenter.models import RoleAssignment, RoleChange, User
+from partnercenter.records import RecordIsImmutable
 from partnercenter.roles import Role
 from tests import factories
 
