@@ -1,10 +1,8 @@
 """Issue 9's findings, each reproduced: bad input never answers 500, colliding requests get a
 message instead of an IntegrityError, pages are never cached, removal pages stay flat."""
 
-import threading
-
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -16,6 +14,7 @@ from partnercenter.roles import Role
 from relationships import services
 from relationships.models import RelationshipRequest, ResellerPartnership
 from tests import factories
+from tests.concurrency import at_once, needs_postgresql
 
 # Finding 5: bad input ------------------------------------------------------------------------
 
@@ -77,32 +76,6 @@ def test_a_partnership_requested_at_the_same_moment_gets_a_message(db, monkeypat
     # below checks the end state with two real connections.)
 
 
-def _at_once(*actions):
-    barrier = threading.Barrier(len(actions))
-    outcomes = [None] * len(actions)
-
-    def run(index, action):
-        try:
-            barrier.wait(timeout=10)
-            outcomes[index] = action()
-        except Exception as error:
-            outcomes[index] = error
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(actions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return outcomes
-
-
-needs_postgresql = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="concurrent connections need PostgreSQL"
-)
-
-
 @needs_postgresql
 @pytest.mark.django_db(transaction=True)
 def test_colliding_requests_end_in_one_request_and_one_message():
@@ -121,7 +94,7 @@ def test_colliding_requests_end_in_one_request_and_one_message():
                 customer=customer, partner=reseller, include_delegated_admin=True, by=by
             )
 
-        outcomes = _at_once(ask(first), ask(second))
+        outcomes = at_once(ask(first), ask(second))
         made = [o for o in outcomes if isinstance(o, RelationshipRequest)]
         refused = [o for o in outcomes if isinstance(o, DomainError)]
         assert (len(made), len(refused)) == (1, 1), outcomes
@@ -134,7 +107,7 @@ def test_colliding_requests_end_in_one_request_and_one_message():
                 provider=provider, partner_id=other.partner_id, by=by
             )
 
-        outcomes = _at_once(partner_with(first), partner_with(second))
+        outcomes = at_once(partner_with(first), partner_with(second))
         assert sum(isinstance(o, ResellerPartnership) for o in outcomes) == 1, outcomes
         assert sum(isinstance(o, DomainError) for o in outcomes) == 1, outcomes
 

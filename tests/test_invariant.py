@@ -6,11 +6,9 @@ while someone else makes that reseller ineligible in each way there is. After ev
 whole database is checked with a rule written here, independently of the code under test.
 """
 
-import threading
 from dataclasses import dataclass
 
 import pytest
-from django.db import connection, connections
 
 from customers import workflows
 from customers.models import Subscription
@@ -25,14 +23,9 @@ from relationships.models import (
     ResellerPartnership,
 )
 from tests import factories
+from tests.concurrency import at_once, needs_postgresql
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="needs real row locks and concurrent connections (PostgreSQL)",
-    ),
-]
+pytestmark = [pytest.mark.django_db(transaction=True), needs_postgresql]
 
 ROUNDS = 25  # per kind of change
 
@@ -122,29 +115,17 @@ def _violations() -> list[str]:
 
 
 def _race(*actions) -> list[str | BaseException]:
-    """Run the actions at the same moment, each in its own thread and connection; the outcome
-    of each: "done", "refused" (a domain error with a message), or the unexpected exception."""
-    barrier = threading.Barrier(len(actions))
-    outcomes: list[str | BaseException] = [""] * len(actions)
-
-    def run(index, action):
-        try:
-            barrier.wait(timeout=10)
-            action()
-            outcomes[index] = "done"
-        except DomainError:
-            outcomes[index] = "refused"  # a fine outcome of a race: nothing changed
-        except BaseException as error:  # a deadlock, an IntegrityError...: the bug
-            outcomes[index] = error
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(actions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return outcomes
+    """Run the actions at the same moment; the outcome of each: "done", "refused" (a domain
+    error with a message: a fine outcome of a race, nothing changed), or the unexpected
+    exception (a deadlock, an IntegrityError...: the bug)."""
+    return [
+        "refused"
+        if isinstance(outcome, DomainError)
+        else outcome
+        if isinstance(outcome, BaseException)
+        else "done"
+        for outcome in at_once(*actions)
+    ]
 
 
 def _unexpected(outcomes) -> list[BaseException]:
