@@ -30,14 +30,16 @@ def next_steps(customer, not_listed: list[NotListed]) -> list[NextStep]:
     for entry in not_listed:
         if entry.reason == NotListedReason.PARTNERSHIP_NOT_ACTIVE:
             url = (
-                reverse("partnerships") + "?" + urlencode({"partner_id": entry.partner.partner_id})
+                reverse("customers:partnerships")
+                + "?"
+                + urlencode({"partner_id": entry.partner.partner_id})
             )
             steps.append(NextStep(entry, url, _("Request a partnership")))
         elif pending := open_requests.get(entry.partner.pk):
-            url = reverse("relationship_request_detail", args=[customer.pk, pending.pk])
+            url = reverse("customers:relationship_request_detail", args=[customer.pk, pending.pk])
             steps.append(NextStep(entry, url, _("See the pending request")))
         else:
             query = urlencode({"partner": entry.partner.pk, "dap": 1})
-            url = reverse("relationship_request_new", args=[customer.pk]) + "?" + query
+            url = reverse("customers:relationship_request_new", args=[customer.pk]) + "?" + query
             steps.append(NextStep(entry, url, _("Request a relationship")))
     return steps

@@ -98,7 +98,7 @@ def partnership_request(request: AuthenticatedHttpRequest):
                 _("Partnership requested. %(reseller)s can accept it on its side.")
                 % {"reseller": partnership.reseller.name},
             )
-            return redirect("partnerships")
+            return redirect("customers:partnerships")
     return TemplateResponse(
         request,
         "relationships/partnerships.html",
@@ -132,7 +132,7 @@ def partnership_remove(request: AuthenticatedHttpRequest, partnership_id):
                 )
                 % {"partner": partnership.reseller.name, "count": len(changes)},
             )
-        return redirect("partnerships")
+        return redirect("customers:partnerships")
     fallbacks = workflows.partnership_removal_fallbacks(partnership).order_by(
         "customer__name", "offer_name", "pk"
     )

@@ -76,7 +76,7 @@ def relationship_request_new(request: AuthenticatedHttpRequest, customer_id):
             except DomainError as error:
                 form.add_error("partner", error.message)
             else:
-                return redirect("relationship_request_detail", customer.pk, invitation.pk)
+                return redirect("customers:relationship_request_detail", customer.pk, invitation.pk)
     else:
         initial = {"include_delegated_admin": request.GET.get("dap", "1") == "1"}
         partner = request.GET.get("partner", "")
@@ -102,7 +102,7 @@ def relationship_request_detail(request: AuthenticatedHttpRequest, customer_id, 
         customer=customer,
         pk=request_id,
     )
-    link = request.build_absolute_uri(reverse("invitation", args=[invitation.token]))
+    link = request.build_absolute_uri(reverse("relationships:invitation", args=[invitation.token]))
     email = render_to_string(
         "relationships/invitation_email.txt",
         {"invitation": invitation, "customer": customer, "link": link},
@@ -129,7 +129,7 @@ def relationship_remove(request: AuthenticatedHttpRequest, customer_id, relation
     relationship = _relationship(request, relationship_id, Action.REMOVE, customer=customer)
     if request.method == "POST":
         _end_relationship(request, relationship)
-        return redirect("customer_relationships", customer.pk)
+        return redirect("customers:customer_relationships", customer.pk)
     return _removal_page(
         request,
         "relationships/relationship_remove.html",
@@ -150,7 +150,7 @@ def relationship_give_up_dap(request: AuthenticatedHttpRequest, customer_id, rel
             relationship,
             _("%(partner)s no longer holds delegated admin privileges for %(customer)s."),
         )
-        return redirect("customer_relationships", customer.pk)
+        return redirect("customers:customer_relationships", customer.pk)
     return _removal_page(
         request,
         "relationships/delegated_admin_remove.html",
@@ -168,7 +168,7 @@ def delegated_admin_remove(request: AuthenticatedHttpRequest, relationship_id):
         _remove_dap(
             request, relationship, _("%(partner)s no longer holds delegated admin privileges.")
         )
-        return redirect("customer_partner_relationships")
+        return redirect("relationships:customer_partner_relationships")
     return _removal_page(request, "relationships/delegated_admin_remove.html", relationship, {})
 
 
@@ -179,7 +179,7 @@ def customer_relationship_end(request: AuthenticatedHttpRequest, relationship_id
     relationship = _relationship(request, relationship_id, Action.REMOVE)
     if request.method == "POST":
         _end_relationship(request, relationship)
-        return redirect("customer_partner_relationships")
+        return redirect("relationships:customer_partner_relationships")
     return _removal_page(request, "relationships/relationship_end.html", relationship, {})
 
 

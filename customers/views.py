@@ -162,14 +162,16 @@ def subscription_support_contact(request: HtmxHttpRequest, customer_id, subscrip
                     partial="contact-section",
                     out_of_band=("history-section",),
                 )
-            return redirect("support_contact_change", customer_id, subscription_id, change.pk)
+            return redirect(
+                "customers:support_contact_change", customer_id, subscription_id, change.pk
+            )
     return _subscription_response(request, subscription, form=form)
 
 
 def _subscription_response(request: HtmxHttpRequest, subscription, *, form=None):
     """The subscription page (or its contact section, for htmx) showing the current state."""
     if form is None and not is_htmx_target(request, "contact-section"):
-        return redirect("subscription_detail", subscription.customer_id, subscription.pk)
+        return redirect("customers:subscription_detail", subscription.customer_id, subscription.pk)
     subscription = _subscription(request, subscription.customer_id, subscription.pk)
     return render_page(
         request,

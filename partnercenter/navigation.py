@@ -27,33 +27,33 @@ class NavLink:
 
 
 STAFF_NAVIGATION = [
-    NavItem(_("Dashboard"), "dashboard", Capability.VIEW_CUSTOMERS),
-    NavItem(_("Customers"), "customer_list", Capability.VIEW_CUSTOMERS, section=True),
+    NavItem(_("Dashboard"), "dashboard:dashboard", Capability.VIEW_CUSTOMERS),
+    NavItem(_("Customers"), "customers:customer_list", Capability.VIEW_CUSTOMERS, section=True),
     NavItem(
         _("Indirect resellers"),
-        "partnerships",
+        "customers:partnerships",
         Capability.VIEW_CUSTOMERS,
         section=True,
         partner_kind=PartnerKind.INDIRECT_PROVIDER,
     ),
     NavItem(
         _("Indirect providers"),
-        "partnerships",
+        "customers:partnerships",
         Capability.VIEW_CUSTOMERS,
         section=True,
         partner_kind=PartnerKind.INDIRECT_RESELLER,
     ),
-    NavItem(_("History"), "history", Capability.VIEW_HISTORY),
-    NavItem(_("Users"), "user_list", Capability.MANAGE_USERS, section=True),
-    NavItem(_("Support profile"), "support_profile", Capability.VIEW_SUPPORT_PROFILE),
-    NavItem(_("My access"), "my_access"),
+    NavItem(_("History"), "customers:history", Capability.VIEW_HISTORY),
+    NavItem(_("Users"), "partnercenter:user_list", Capability.MANAGE_USERS, section=True),
+    NavItem(_("Support profile"), "partnercenter:support_profile", Capability.VIEW_SUPPORT_PROFILE),
+    NavItem(_("My access"), "partnercenter:my_access"),
 ]
 
 CUSTOMER_NAVIGATION = [
-    NavItem(_("Admin"), "customer_admin_home"),
-    NavItem(_("Support"), "customer_support"),
-    NavItem(_("Partner relationships"), "customer_partner_relationships"),
-    NavItem(_("My access"), "my_access"),
+    NavItem(_("Admin"), "customers:customer_admin_home"),
+    NavItem(_("Support"), "customers:customer_support"),
+    NavItem(_("Partner relationships"), "relationships:customer_partner_relationships"),
+    NavItem(_("My access"), "partnercenter:my_access"),
 ]
 
 

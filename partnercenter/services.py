@@ -184,7 +184,7 @@ def set_password_link_send(*, user: User, by: User, site_url: str) -> None:
 def set_password_path(user: User) -> str:
     """The path of a one-time link to set `user`'s password (Django's reset token)."""
     return reverse(
-        "password_set",
+        "partnercenter:password_set",
         kwargs={
             "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
             "token": default_token_generator.make_token(user),

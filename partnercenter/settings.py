@@ -74,7 +74,7 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-ROOT_URLCONF = "partnercenter.urls"
+ROOT_URLCONF = "partnercenter.root_urls"
 WSGI_APPLICATION = "partnercenter.wsgi.application"
 
 TEMPLATES = [
@@ -106,9 +106,9 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=0)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "partnercenter.User"
-LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "home"
-LOGOUT_REDIRECT_URL = "login"
+LOGIN_URL = "partnercenter:login"
+LOGIN_REDIRECT_URL = "partnercenter:home"
+LOGOUT_REDIRECT_URL = "partnercenter:login"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

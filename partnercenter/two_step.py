@@ -38,8 +38,8 @@ VERIFY, SET_UP = "verify", "set_up"
 RECOVERY_CODE_COUNT = 10
 # What a user with a step still to do may open.
 OPEN_WHILE_PENDING = {
-    VERIFY: {"two_step_verify", "logout"},
-    SET_UP: {"two_step_setup", "two_step_qr", "logout"},
+    VERIFY: {"partnercenter:two_step_verify", "partnercenter:logout"},
+    SET_UP: {"partnercenter:two_step_setup", "partnercenter:two_step_qr", "partnercenter:logout"},
 }
 
 
@@ -81,9 +81,11 @@ class TwoStepMiddleware:
         step = pending_step(request)
         if step is None or not request.user.is_authenticated:
             return None
-        if request.resolver_match.url_name in OPEN_WHILE_PENDING.get(step, ()):
+        if request.resolver_match.view_name in OPEN_WHILE_PENDING.get(step, ()):
             return None
-        url = reverse("two_step_verify" if step == VERIFY else "two_step_setup")
+        url = reverse(
+            "partnercenter:two_step_verify" if step == VERIFY else "partnercenter:two_step_setup"
+        )
         if request.method == "GET":
             url += "?" + urlencode({"next": request.get_full_path()})
         return redirect(url)

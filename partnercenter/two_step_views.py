@@ -42,7 +42,7 @@ def _next_url(request: AuthenticatedHttpRequest) -> str:
         wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return wanted
-    return resolve_url("home")
+    return resolve_url("partnercenter:home")
 
 
 def _private(response):
@@ -74,7 +74,7 @@ def two_step_setup(request: AuthenticatedHttpRequest):
     """Scan the QR code (or type the key) into an authenticator app, then confirm a code."""
     if two_step.authenticator(request.user) is not None:
         messages.info(request, _("Two-step verification is already on."))
-        return redirect("two_step")
+        return redirect("partnercenter:two_step")
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -161,9 +161,9 @@ def two_step_recovery_codes(request: AuthenticatedHttpRequest):
         codes = two_step.recovery_codes_renew(user=request.user)
     except DomainError as error:
         messages.error(request, error.message)
-        return redirect("two_step")
+        return redirect("partnercenter:two_step")
     messages.success(request, _("New recovery codes were made; the old ones no longer work."))
-    return _codes_page(request, codes, next_url=resolve_url("two_step"))
+    return _codes_page(request, codes, next_url=resolve_url("partnercenter:two_step"))
 
 
 @require_POST
@@ -173,11 +173,11 @@ def two_step_turn_off(request: AuthenticatedHttpRequest):
     form = CodeForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Enter a code from your authenticator app to turn it off."))
-        return redirect("two_step")
+        return redirect("partnercenter:two_step")
     try:
         two_step.two_step_turn_off(request=request, code=form.cleaned_data["code"])
     except DomainError as error:
         messages.error(request, error.message)
     else:
         messages.success(request, _("Two-step verification is off."))
-    return redirect("two_step")
+    return redirect("partnercenter:two_step")

@@ -83,7 +83,7 @@ def user_add(request: AuthenticatedHttpRequest):
                 _("%(user)s was added. A link to set a password was sent to %(email)s.")
                 % {"user": user.get_full_name(), "email": user.email},
             )
-            return redirect("user_detail", user.pk)
+            return redirect("partnercenter:user_detail", user.pk)
     return TemplateResponse(request, "partnercenter/user_add.html", {"form": form})
 
 
@@ -139,7 +139,7 @@ def user_roles(request: AuthenticatedHttpRequest, user_id):
         form.add_error(None, error.message)
         return _user_page(request, member, form=form)
     messages.success(request, _("The roles of %(user)s were saved.") % _name(member))
-    return redirect("user_detail", member.pk)
+    return redirect("partnercenter:user_detail", member.pk)
 
 
 def _name(user: User) -> dict[str, str]:
@@ -153,7 +153,7 @@ def user_deactivate(request: AuthenticatedHttpRequest, user_id):
     member = _manageable_user(request, user_id)
     with told(request, _("%(user)s was deactivated and signed out everywhere.") % _name(member)):
         services.user_deactivate(user=member, by=request.user)
-    return redirect("user_detail", member.pk)
+    return redirect("partnercenter:user_detail", member.pk)
 
 
 @require_POST
@@ -163,7 +163,7 @@ def user_reactivate(request: AuthenticatedHttpRequest, user_id):
     member = _manageable_user(request, user_id)
     with told(request, _("%(user)s was reactivated and can sign in again.") % _name(member)):
         services.user_reactivate(user=member, by=request.user)
-    return redirect("user_detail", member.pk)
+    return redirect("partnercenter:user_detail", member.pk)
 
 
 @require_POST
@@ -173,7 +173,7 @@ def user_set_password_link(request: AuthenticatedHttpRequest, user_id):
     member = _manageable_user(request, user_id)
     with told(request, _("A link to set a password was sent to %(email)s.") % _name(member)):
         services.set_password_link_send(user=member, by=request.user, site_url=_site_url(request))
-    return redirect("user_detail", member.pk)
+    return redirect("partnercenter:user_detail", member.pk)
 
 
 @require_POST
@@ -183,7 +183,7 @@ def user_two_step_reset(request: AuthenticatedHttpRequest, user_id):
     member = _manageable_user(request, user_id)
     with told(request, _("Two-step verification of %(user)s was turned off.") % _name(member)):
         two_step.two_step_reset(user=member, by=request.user)
-    return redirect("user_detail", member.pk)
+    return redirect("partnercenter:user_detail", member.pk)
 
 
 def _support_profile_page(request: AuthenticatedHttpRequest, form=None):
@@ -226,5 +226,5 @@ def support_profile_update(request: AuthenticatedHttpRequest):
             form.add_error(None, error.message)
         else:
             messages.success(request, _("The support profile was saved. Customers see it now."))
-            return redirect("support_profile")
+            return redirect("partnercenter:support_profile")
     return _support_profile_page(request, form)

@@ -17,11 +17,11 @@ def home(request: AuthenticatedHttpRequest):
     """Send each signed-in user to where their work starts."""
     user = request.user
     if user.is_customer_admin:
-        return redirect("customer_admin_home")
+        return redirect("customers:customer_admin_home")
     if user.can(Capability.VIEW_CUSTOMERS):
-        return redirect("dashboard")
+        return redirect("dashboard:dashboard")
     if user.is_partner_staff:
-        return redirect("my_access")
+        return redirect("partnercenter:my_access")
     return TemplateResponse(request, "partnercenter/no_organisation.html")
 
 

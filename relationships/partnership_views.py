@@ -29,7 +29,7 @@ def _answer_partnership(request: AuthenticatedHttpRequest, partnership_id, answe
     partnership = partnership_or_404(request, partnership_id, Action.ANSWER)
     with told(request, done_message % {"provider": partnership.provider.name}):
         answer(partnership=partnership, by=request.user)
-    return redirect("partnerships")
+    return redirect("customers:partnerships")
 
 
 @require_POST

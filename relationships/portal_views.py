@@ -52,7 +52,7 @@ def _answer_invitation(request: AuthenticatedHttpRequest, request_id, answer, do
     )
     with told(request, done_message % {"partner": invitation.partner.name}):
         answer(request=invitation, by=request.user)
-    return redirect("customer_partner_relationships")
+    return redirect("relationships:customer_partner_relationships")
 
 
 @require_POST
@@ -102,4 +102,6 @@ def invitation(request: AuthenticatedHttpRequest, token):
             _("This invitation can no longer be accepted (%(state)s).")
             % {"state": invitation.shown_state.lower()},
         )
-    return redirect(reverse("customer_partner_relationships") + f"?request={invitation.pk}")
+    return redirect(
+        reverse("relationships:customer_partner_relationships") + f"?request={invitation.pk}"
+    )

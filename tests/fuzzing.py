@@ -34,7 +34,7 @@ from django import forms as django_forms
 from django.apps import apps
 from django.contrib.messages import constants as message_levels
 from django.db import connection, transaction
-from django.urls import Resolver404, get_resolver, resolve
+from django.urls import Resolver404, resolve
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
 from hypothesis import strategies as st
 
@@ -269,7 +269,7 @@ def route_of(url: str) -> str | None:
         return None
     if not match.url_name or match.route.startswith(BACK_OFFICE_PREFIX):
         return None
-    return match.url_name
+    return match.view_name
 
 
 def local(url: str) -> str | None:
@@ -304,7 +304,7 @@ def parse_page(page_url: str, html: str) -> tuple[list[Form], list[str], list[tu
 # The crawl.
 
 # Where a principal is sent before anything else opens: a page behind it is not served.
-GATES = {"login", "two_step_verify", "two_step_setup"}
+GATES = {"partnercenter:login", "partnercenter:two_step_verify", "partnercenter:two_step_setup"}
 MAX_VISITS_PER_ROUTE = 3
 MAX_CRAWL = 160
 
@@ -618,22 +618,20 @@ def probe_strategy(target: Target, world: WorldValues):
     return st.tuples(urls, st.fixed_dictionaries(plans), extra, htmx).map(build)
 
 
-def forged_urls(route_name: str, world: WorldValues) -> list[str]:
+def forged_urls(route: Route, world: WorldValues) -> list[str]:
     """The route with path arguments no page of the principal links to: an object of another
     kind or partner, odd numbers, odd strings (a pattern they do not match answers 404)."""
-    (fmt, params), *_ = get_resolver().reverse_dict.getlist(route_name)[0][0]
-    converters = get_resolver().reverse_dict.getlist(route_name)[0][3]
-    if not params:
+    if not route.params:
         return []
     ints = [world.path_ints[len(world.path_ints) // 2], *ODD_PATH_INTS]
     strings = [*world.path_strings[:1], *ODD_PATH_STRINGS]
     urls = []
     for i in range(max(len(ints), len(strings))):
         values = {}
-        for name in params:
-            pool = ints if "int" in type(converters.get(name)).__name__.lower() else strings
+        for name in route.params:
+            pool = ints if route.takes_int(name) else strings
             values[name] = quote(pool[i % len(pool)], safe="")
-        urls.append("/" + fmt % values)
+        urls.append(route.url(**values))
     return list(dict.fromkeys(urls))
 
 

@@ -32,10 +32,10 @@ def test_a_date_out_of_range_is_reported_not_a_500(
         expected_version=1,
     )
     client.force_login(agent)
-    page = client.get(reverse("history"), {field: date})
+    page = client.get(reverse("customers:history"), {field: date})
     assert page.status_code == 200
     assert "Enter a date" in page.content.decode()
-    export = client.get(reverse("history_export"), {field: date})
+    export = client.get(reverse("customers:history_export"), {field: date})
     assert export.status_code == 200
     assert b"".join(export.streaming_content).count(b"\n") > 1  # the filter is left out
 
@@ -43,7 +43,7 @@ def test_a_date_out_of_range_is_reported_not_a_500(
 @pytest.mark.parametrize("partner", ["%C2%B2", "%D9%A3", "99999999999999999999999", "-1", "%00"])
 def test_an_odd_partner_in_the_request_form_link_is_ignored(client, demo_user, adatum, partner):
     client.force_login(demo_user("adminagent"))
-    url = reverse("relationship_request_new", args=[adatum.pk]) + f"?partner={partner}"
+    url = reverse("customers:relationship_request_new", args=[adatum.pk]) + f"?partner={partner}"
     assert client.get(url).status_code == 200
 
 
@@ -118,9 +118,9 @@ def test_colliding_requests_end_in_one_request_and_one_message():
 def test_signed_in_pages_and_partials_are_never_stored(client, demo_user, adatum):
     client.force_login(demo_user("adminagent"))
     for response in (
-        client.get(reverse("customer_list")),
-        client.get(reverse("customer_list"), {"q": "ad"}, HTTP_HX_REQUEST="true"),
-        client.get(reverse("customer_detail", args=[adatum.pk])),
+        client.get(reverse("customers:customer_list")),
+        client.get(reverse("customers:customer_list"), {"q": "ad"}, HTTP_HX_REQUEST="true"),
+        client.get(reverse("customers:customer_detail", args=[adatum.pk])),
     ):
         assert "no-store" in response["Cache-Control"]
         assert "private" in response["Cache-Control"]
@@ -138,11 +138,11 @@ def _designate(count, adatum, contoso, fabrikam, agent):
 @pytest.mark.parametrize(
     ("username", "url_name"),
     [
-        ("adminagent", "partnership_remove"),
-        ("fabrikam", "relationship_remove"),
-        ("fabrikam", "relationship_give_up_dap"),
-        ("adatumadmin", "delegated_admin_remove"),
-        ("adatumadmin", "customer_relationship_end"),
+        ("adminagent", "customers:partnership_remove"),
+        ("fabrikam", "customers:relationship_remove"),
+        ("fabrikam", "customers:relationship_give_up_dap"),
+        ("adatumadmin", "customers:delegated_admin_remove"),
+        ("adatumadmin", "customers:customer_relationship_end"),
     ],
 )
 def test_removal_pages_cost_the_same_queries_for_1_and_20_subscriptions(
@@ -152,11 +152,11 @@ def test_removal_pages_cost_the_same_queries_for_1_and_20_subscriptions(
     relationship = fabrikam.customer_relationships.get(customer=adatum)
     partnership = ResellerPartnership.objects.get(provider=contoso, reseller=fabrikam)
     args = {
-        "partnership_remove": [partnership.pk],
-        "relationship_remove": [adatum.pk, relationship.pk],
-        "relationship_give_up_dap": [adatum.pk, relationship.pk],
-        "delegated_admin_remove": [relationship.pk],
-        "customer_relationship_end": [relationship.pk],
+        "customers:partnership_remove": [partnership.pk],
+        "customers:relationship_remove": [adatum.pk, relationship.pk],
+        "customers:relationship_give_up_dap": [adatum.pk, relationship.pk],
+        "customers:delegated_admin_remove": [relationship.pk],
+        "customers:customer_relationship_end": [relationship.pk],
     }[url_name]
     client.force_login(demo_user(username))
     counts = []

@@ -8,7 +8,7 @@ from partnercenter.models import Partner
 from tests import factories
 
 pytestmark = pytest.mark.django_db
-URL = reverse("customer_list")
+URL = reverse("customers:customer_list")
 
 
 @pytest.fixture

@@ -25,7 +25,6 @@ from django.core.management import call_command
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.test import Client, override_settings
-from django.urls import get_resolver
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -151,8 +150,8 @@ def _seed_urls() -> list[str]:
         ),
     }
     urls = []
-    for name in ROUTES:
-        (fmt, params), *_ = get_resolver().reverse_dict.getlist(name)[0][0]
+    for name, route in ROUTES.items():
+        params = route.params
         if "uidb64" in params:  # a set-password link, for the user invited last
             urls.append(set_password_path(User.objects.get(username="newstaff")))
             continue
@@ -165,7 +164,7 @@ def _seed_urls() -> list[str]:
                 for value in list(samples[param](kw))[:URLS_PER_ROUTE]
             ]
         urls += [
-            "/" + fmt % {k: quote(str(v), safe="") for k, v in kw.items()}
+            route.url(**{k: quote(str(v), safe="") for k, v in kw.items()})
             for kw in combinations[:URLS_PER_ROUTE]
         ]
     return urls
@@ -267,7 +266,7 @@ def _examples(n: float) -> int:
 def targets_for(principal: str, found: dict, world: fuzzing.WorldValues) -> list[tuple]:
     """(target, examples) for every page the principal reaches and every form anyone found."""
     targets = []
-    forged = {name: fuzzing.forged_urls(name, world) for name in ROUTES}
+    forged = {name: fuzzing.forged_urls(route, world) for name, route in ROUTES.items()}
     for route in sorted(ROUTES):
         page = _page_to_fuzz(found[principal], route)
         if page is None:
@@ -328,15 +327,23 @@ def _known_500s() -> dict[str, Probe]:
     date_to = (("date_to", "9999-12-31"),)
     sign_in = ((CSRF_FIELD, CSRF_SECRET), ("username", "a" * 256), ("password", "x"))
     return {
-        "history-date-to": Probe("globaladmin", "GET", "history", "/history/", date_to),
+        "history-date-to": Probe("globaladmin", "GET", "customers:history", "/history/", date_to),
         "export-date-to": Probe(
-            "globaladmin", "GET", "history_export", "/history/export.csv", date_to
+            "globaladmin", "GET", "customers:history_export", "/history/export.csv", date_to
         ),
         "request-partner-superscript": Probe(
-            "globaladmin", "GET", "relationship_request_new", request_new, (("partner", "²"),)
+            "globaladmin",
+            "GET",
+            "customers:relationship_request_new",
+            request_new,
+            (("partner", "²"),),
         ),
-        "invitation-nul": Probe("adatumadmin", "GET", "invitation", "/invitations/%00/", ()),
-        "sign-in-long-username": Probe(ANONYMOUS, "POST", "login", "/accounts/login/", sign_in),
+        "invitation-nul": Probe(
+            "adatumadmin", "GET", "relationships:invitation", "/invitations/%00/", ()
+        ),
+        "sign-in-long-username": Probe(
+            ANONYMOUS, "POST", "partnercenter:login", "/accounts/login/", sign_in
+        ),
     }
 
 
@@ -365,7 +372,7 @@ def _relationship_request(adatum) -> Probe:
         ("include_delegated_admin", "on"),
     )
     url = f"/customers/{adatum.pk}/relationships/request/"
-    return Probe("globaladmin", "POST", "relationship_request_new", url, data)
+    return Probe("globaladmin", "POST", "customers:relationship_request_new", url, data)
 
 
 def test_the_fuzzer_reports_an_exception_and_where_our_code_raised_it(fuzz_world, monkeypatch):
@@ -403,7 +410,9 @@ def test_the_fuzzer_finds_a_bug_and_shrinks_its_input(fuzz_world, monkeypatch):
 
     monkeypatch.setattr(history.HistoryFilterForm, "clean", clean)
     fields = [Field("customer", "text"), Field("date_to", "date"), Field("page", "int")]
-    target = Target("globaladmin", "GET", "history", "/history/", fields, set(), [], [], [], True)
+    target = Target(
+        "globaladmin", "GET", "customers:history", "/history/", fields, set(), [], [], [], True
+    )
     failures = {}
     fuzzer = Fuzzer(_sign_in("globaladmin"), "globaladmin", fuzzing.Stats(), failures)
     fuzzer.fuzz(target, fuzzing.world_values(), max_examples=50)

@@ -59,7 +59,7 @@ def rows(response) -> list:
 def test_the_history_shows_the_partners_changes_newest_first(client, demo_user, changes):
     first, second, third = changes
     client.force_login(demo_user("salesagent"))
-    response = client.get(reverse("history"))
+    response = client.get(reverse("customers:history"))
     assert rows(response) == [third, second, first]
     html = response.content.decode()
     assert "3 changes" in html
@@ -72,9 +72,9 @@ def test_a_reseller_sees_only_the_changes_that_concern_it(client, demo_user, cha
     proseware = SupportContactChange.objects.filter(
         subscription__provider__name="Proseware Distribution"
     )
-    assert set(rows(client.get(reverse("history")))) == set(changes) | set(proseware)
+    assert set(rows(client.get(reverse("customers:history")))) == set(changes) | set(proseware)
     other = factories.SupportContactChangeFactory()
-    assert other not in rows(client.get(reverse("history")))
+    assert other not in rows(client.get(reverse("customers:history")))
 
 
 @pytest.mark.parametrize(
@@ -94,19 +94,19 @@ def test_each_filter_narrows_the_history(client, demo_user, changes, query, expe
     days = {"{d7}": str(today - timedelta(7)), "{d3}": str(today - timedelta(3))}
     query = {k: days.get(v, v) for k, v in query.items()}
     client.force_login(demo_user("adminagent"))
-    response = client.get(reverse("history"), query)
+    response = client.get(reverse("customers:history"), query)
     assert rows(response) == [changes[i] for i in expected]
 
 
 def test_filter_by_contact_and_by_who_changed(client, demo_user, changes, partner_named):
     client.force_login(demo_user("adminagent"))
     helpdesk = demo_user("helpdeskagent")
-    by_helpdesk = client.get(reverse("history"), {"changed_by": helpdesk.pk})
+    by_helpdesk = client.get(reverse("customers:history"), {"changed_by": helpdesk.pk})
     assert rows(by_helpdesk) == [changes[1]]
     northwind = partner_named("Northwind Traders IT")
     fabrikam = partner_named("Fabrikam Solutions")
-    assert len(rows(client.get(reverse("history"), {"contact": fabrikam.pk}))) == 3
-    choices = client.get(reverse("history")).context["form"].fields["contact"].choices
+    assert len(rows(client.get(reverse("customers:history"), {"contact": fabrikam.pk}))) == 3
+    choices = client.get(reverse("customers:history")).context["form"].fields["contact"].choices
     assert northwind.pk not in [value for value, _label in choices]
 
 
@@ -125,7 +125,7 @@ def test_filter_by_contact_and_by_who_changed(client, demo_user, changes, partne
 )
 def test_bad_filters_are_reported_and_left_out(client, demo_user, changes, query):
     client.force_login(demo_user("adminagent"))
-    response = client.get(reverse("history"), query)
+    response = client.get(reverse("customers:history"), query)
     assert response.status_code == 200
     assert len(rows(response)) == 3
     if "page" not in query:
@@ -139,7 +139,7 @@ def test_bad_filters_are_reported_and_left_out(client, demo_user, changes, query
 def test_a_filter_cannot_reach_another_partners_changes(client, demo_user, changes):
     other = factories.SupportContactChangeFactory()
     client.force_login(demo_user("adminagent"))
-    response = client.get(reverse("history"), {"contact": other.to_contact_id})
+    response = client.get(reverse("customers:history"), {"contact": other.to_contact_id})
     assert rows(response) == list(changes[::-1])  # the unknown contact is refused, not applied
 
 
@@ -154,18 +154,22 @@ def test_the_history_pages_by_fifty_and_keeps_the_filters(client, demo_user, pre
         for _ in range(60)
     )
     client.force_login(demo_user("adminagent"))
-    first = client.get(reverse("history"), {"through": "relationship_removal"})
+    first = client.get(reverse("customers:history"), {"through": "relationship_removal"})
     assert len(rows(first)) == 50
     html = first.content.decode()
     assert "Page 1 of 2" in html
     assert 'href="?through=relationship_removal&amp;page=2"' in html
-    second = client.get(reverse("history"), {"through": "relationship_removal", "page": 2})
+    second = client.get(
+        reverse("customers:history"), {"through": "relationship_removal", "page": 2}
+    )
     assert len(rows(second)) == 11  # and the fixture's own fall-back
 
 
 def test_the_export_streams_csv_with_the_same_filters(client, demo_user, changes):
     client.force_login(demo_user("adminagent"))
-    response = client.get(reverse("history_export"), {"customer": "Adatum", "through": "form"})
+    response = client.get(
+        reverse("customers:history_export"), {"customer": "Adatum", "through": "form"}
+    )
     assert isinstance(response, StreamingHttpResponse)
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert "attachment;" in response["Content-Disposition"]
@@ -196,7 +200,7 @@ def test_the_export_never_writes_a_formula(client, demo_user, adatum, changes):
     adatum.name = '=HYPERLINK("https://evil.example")'
     adatum.save()
     client.force_login(demo_user("adminagent"))
-    response = client.get(reverse("history_export"))
+    response = client.get(reverse("customers:history_export"))
     text = b"".join(response.streaming_content).decode("utf-8-sig")
     assert "'=HYPERLINK" in text
 
@@ -213,7 +217,7 @@ def test_the_export_of_100000_changes_streams_in_little_memory(client, demo_user
         batch_size=5000,
     )
     client.force_login(demo_user("adminagent"))
-    response = client.get(reverse("history_export"))
+    response = client.get(reverse("customers:history_export"))
     lines = 0
     tracemalloc.start()
     try:
@@ -263,7 +267,7 @@ def test_history_entries_refuse_edits_through_the_orm(changes):
 
 def test_the_filter_offers_only_the_ways_changes_are_written(client, demo_user, changes):
     client.force_login(demo_user("adminagent"))
-    html = client.get(reverse("history")).content.decode()
+    html = client.get(reverse("customers:history")).content.decode()
     assert '<option value="relationship_removal">' in html
     assert '<option value="bulk">' not in html
     assert '<option value="api">' not in html

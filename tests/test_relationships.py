@@ -44,7 +44,7 @@ def test_a_provider_requests_a_partnership_and_the_reseller_accepts(as_user, dem
     staff = factories.StaffUserFactory(partner=newcomer, roles=["admin_agent"])
 
     response = as_user("salesagent").post(
-        reverse("partnership_request"), {"partner_id": "7000001"}, follow=True
+        reverse("customers:partnership_request"), {"partner_id": "7000001"}, follow=True
     )
     assert "Partnership requested" in messages_of(response)
     partnership = ResellerPartnership.objects.get(reseller=newcomer)
@@ -52,10 +52,10 @@ def test_a_provider_requests_a_partnership_and_the_reseller_accepts(as_user, dem
 
     client = as_user("adminagent")
     client.force_login(staff)
-    page = client.get(reverse("partnerships")).content.decode()
+    page = client.get(reverse("customers:partnerships")).content.decode()
     assert "Contoso Distribution" in page
     assert ">Accept</button>" in page
-    client.post(reverse("partnership_accept", args=[partnership.pk]))
+    client.post(reverse("relationships:partnership_accept", args=[partnership.pk]))
     partnership.refresh_from_db()
     assert partnership.state == RelationshipState.ACTIVE
 
@@ -65,8 +65,10 @@ def test_the_reseller_can_decline_and_cannot_accept_afterwards(client, demo_worl
     client.force_login(
         factories.StaffUserFactory(partner=partnership.reseller, roles=["admin_agent"])
     )
-    client.post(reverse("partnership_decline", args=[partnership.pk]))
-    response = client.post(reverse("partnership_accept", args=[partnership.pk]), follow=True)
+    client.post(reverse("relationships:partnership_decline", args=[partnership.pk]))
+    response = client.post(
+        reverse("relationships:partnership_accept", args=[partnership.pk]), follow=True
+    )
     assert "no longer open" in messages_of(response)
     partnership.refresh_from_db()
     assert partnership.state == RelationshipState.REMOVED
@@ -77,10 +79,16 @@ def test_only_the_reseller_answers_a_partnership_request(client, demo_world):
     client.force_login(
         factories.StaffUserFactory(partner=partnership.provider, roles=["global_admin"])
     )
-    assert client.post(reverse("partnership_accept", args=[partnership.pk])).status_code == 404
+    assert (
+        client.post(reverse("relationships:partnership_accept", args=[partnership.pk])).status_code
+        == 404
+    )
     other = factories.StaffUserFactory(partner=factories.ResellerFactory(), roles=["admin_agent"])
     client.force_login(other)
-    assert client.post(reverse("partnership_accept", args=[partnership.pk])).status_code == 404
+    assert (
+        client.post(reverse("relationships:partnership_accept", args=[partnership.pk])).status_code
+        == 404
+    )
     partnership.refresh_from_db()
     assert partnership.state == RelationshipState.REQUESTED
 
@@ -98,7 +106,7 @@ def test_only_the_reseller_answers_a_partnership_request(client, demo_world):
 def test_bad_partnership_requests_change_nothing(as_user, demo_world, partner_id, message):
     before = ResellerPartnership.objects.count()
     response = as_user("adminagent").post(
-        reverse("partnership_request"), {"partner_id": partner_id}
+        reverse("customers:partnership_request"), {"partner_id": partner_id}
     )
     assert message in response.content.decode()
     assert ResellerPartnership.objects.count() == before
@@ -113,7 +121,7 @@ def test_the_resellers_page_counts_customers_and_designated_subscriptions(
         by=demo_user("adminagent"),
         expected_version=1,
     )
-    response = as_user("helpdeskagent").get(reverse("partnerships"))
+    response = as_user("helpdeskagent").get(reverse("customers:partnerships"))
     rows = {p.reseller.name: p for p in response.context["partnerships"]}
     fabrikam = rows["Fabrikam Solutions"]
     expected_customers = CustomerRelationship.objects.filter(
@@ -135,10 +143,14 @@ def test_removing_a_partnership_lists_and_then_records_the_fall_backs(
         reseller=fabrikam, provider__name="Contoso Distribution"
     )
     client = as_user("salesagent")
-    confirm = client.get(reverse("partnership_remove", args=[partnership.pk])).content.decode()
+    confirm = client.get(
+        reverse("customers:partnership_remove", args=[partnership.pk])
+    ).content.decode()
     assert "Adatum Corporation: Office 365 Business Premium" in confirm
 
-    response = client.post(reverse("partnership_remove", args=[partnership.pk]), follow=True)
+    response = client.post(
+        reverse("customers:partnership_remove", args=[partnership.pk]), follow=True
+    )
     assert "1 subscription(s) fell back" in messages_of(response)
     premium.refresh_from_db()
     assert premium.support_contact.name == "Contoso Distribution"
@@ -155,7 +167,7 @@ def test_removing_a_partnership_lists_and_then_records_the_fall_backs(
 
 
 def request_url(customer):
-    return reverse("relationship_request_new", args=[customer.pk])
+    return reverse("customers:relationship_request_new", args=[customer.pk])
 
 
 def test_requesting_dap_for_northwind_creates_an_invitation_with_link_and_email(
@@ -242,7 +254,7 @@ def test_a_reseller_without_an_active_partnership_or_a_forged_id_cannot_be_chose
 
 def test_the_not_listed_links_lead_to_the_right_request(as_user, premium, partner_named):
     client = as_user("adminagent")
-    url = reverse("subscription_detail", args=[premium.customer_id, premium.pk])
+    url = reverse("customers:subscription_detail", args=[premium.customer_id, premium.pk])
     northwind = partner_named("Northwind Traders IT")
     html = client.get(url).content.decode()
     assert f"relationships/request/?partner={northwind.pk}&amp;dap=1" in html
@@ -274,11 +286,11 @@ def test_the_customer_admin_accepts_and_the_reseller_becomes_eligible(
     as_user, premium, northwind_dap_request
 ):
     client = as_user("adatumadmin")
-    page = client.get(reverse("customer_partner_relationships")).content.decode()
+    page = client.get(reverse("relationships:customer_partner_relationships")).content.decode()
     assert "Northwind Traders IT</strong>" in page
     assert "with delegated admin privileges" in page
     response = client.post(
-        reverse("invitation_accept", args=[northwind_dap_request.pk]), follow=True
+        reverse("relationships:invitation_accept", args=[northwind_dap_request.pk]), follow=True
     )
     assert "You now work with Northwind Traders IT." in messages_of(response)
     relationship = CustomerRelationship.objects.get(
@@ -293,7 +305,9 @@ def test_the_customer_admin_accepts_and_the_reseller_becomes_eligible(
 def test_the_invitation_link_leads_the_customers_admin_to_the_request(
     as_user, northwind_dap_request
 ):
-    response = as_user("adatumadmin").get(reverse("invitation", args=[northwind_dap_request.token]))
+    response = as_user("adatumadmin").get(
+        reverse("relationships:invitation", args=[northwind_dap_request.token])
+    )
     assert response.status_code == 302
     assert response.url == f"/admin/relationships/?request={northwind_dap_request.pk}"
 
@@ -303,10 +317,12 @@ def test_an_invitation_meant_for_another_customer_says_so_and_changes_nothing(
 ):
     stranger = factories.CustomerAdminFactory()
     client.force_login(stranger)
-    response = client.get(reverse("invitation", args=[northwind_dap_request.token]))
+    response = client.get(reverse("relationships:invitation", args=[northwind_dap_request.token]))
     assert response.status_code == 403
     assert "meant for another organisation" in response.content.decode()
-    accept = client.post(reverse("invitation_accept", args=[northwind_dap_request.pk]))
+    accept = client.post(
+        reverse("relationships:invitation_accept", args=[northwind_dap_request.pk])
+    )
     assert accept.status_code == 404
     northwind_dap_request.refresh_from_db()
     assert northwind_dap_request.state == RequestState.PENDING
@@ -346,7 +362,7 @@ def test_a_used_declined_or_expired_invitation_cannot_be_accepted(
         partner=northwind_dap_request.partner, customer=northwind_dap_request.customer
     )
     response = as_user("adatumadmin").post(
-        reverse("invitation_accept", args=[northwind_dap_request.pk]), follow=True
+        reverse("relationships:invitation_accept", args=[northwind_dap_request.pk]), follow=True
     )
     assert message in messages_of(response)
     relationship.refresh_from_db()
@@ -354,7 +370,9 @@ def test_a_used_declined_or_expired_invitation_cannot_be_accepted(
 
 
 def test_the_customer_admin_can_decline(as_user, northwind_dap_request):
-    as_user("adatumadmin").post(reverse("invitation_decline", args=[northwind_dap_request.pk]))
+    as_user("adatumadmin").post(
+        reverse("relationships:invitation_decline", args=[northwind_dap_request.pk])
+    )
     northwind_dap_request.refresh_from_db()
     assert northwind_dap_request.state == RequestState.DECLINED
     assert northwind_dap_request.responded_by.username == "adatumadmin"
@@ -369,9 +387,9 @@ def test_removing_dap_makes_the_reseller_ineligible_and_its_subscriptions_fall_b
     )
     relationship = CustomerRelationship.objects.get(partner=fabrikam, customer=premium.customer)
     client = as_user("adatumadmin")
-    confirm = client.get(reverse("delegated_admin_remove", args=[relationship.pk]))
+    confirm = client.get(reverse("customers:delegated_admin_remove", args=[relationship.pk]))
     assert "Office 365 Business Premium" in confirm.content.decode()
-    client.post(reverse("delegated_admin_remove", args=[relationship.pk]))
+    client.post(reverse("customers:delegated_admin_remove", args=[relationship.pk]))
     relationship.refresh_from_db()
     premium.refresh_from_db()
     assert not relationship.delegated_admin
@@ -389,9 +407,13 @@ def test_a_provider_cannot_remove_its_own_relationship_while_subscriptions_are_a
         partner=partner_named("Contoso Distribution"), customer=adatum
     )
     client = as_user("adminagent")
-    page = client.get(reverse("relationship_remove", args=[adatum.pk, own.pk])).content.decode()
+    page = client.get(
+        reverse("customers:relationship_remove", args=[adatum.pk, own.pk])
+    ).content.decode()
     assert "still has 3 active subscription(s) billed through" in page
-    response = client.post(reverse("relationship_remove", args=[adatum.pk, own.pk]), follow=True)
+    response = client.post(
+        reverse("customers:relationship_remove", args=[adatum.pk, own.pk]), follow=True
+    )
     assert "A provider cannot remove its own relationship" in messages_of(response)
     own.refresh_from_db()
     assert own.state == RelationshipState.ACTIVE
@@ -404,7 +426,7 @@ def test_a_provider_can_remove_its_own_relationship_once_nothing_is_active(
     own = CustomerRelationship.objects.get(
         partner=partner_named("Contoso Distribution"), customer=adatum
     )
-    as_user("adminagent").post(reverse("relationship_remove", args=[adatum.pk, own.pk]))
+    as_user("adminagent").post(reverse("customers:relationship_remove", args=[adatum.pk, own.pk]))
     own.refresh_from_db()
     assert own.state == RelationshipState.REMOVED
 
@@ -425,10 +447,12 @@ def test_the_reseller_ends_its_relationship_and_every_provider_falls_back(
     dynamics = adatum.subscriptions.get(offer_name="Dynamics 365 Business Central Essentials")
     relationship = CustomerRelationship.objects.get(partner=fabrikam, customer=adatum)
     client = as_user("fabrikam")
-    confirm = client.get(reverse("relationship_remove", args=[adatum.pk, relationship.pk]))
+    confirm = client.get(
+        reverse("customers:relationship_remove", args=[adatum.pk, relationship.pk])
+    )
     assert "These 3 subscriptions fall back" in confirm.content.decode()
     response = client.post(
-        reverse("relationship_remove", args=[adatum.pk, relationship.pk]), follow=True
+        reverse("customers:relationship_remove", args=[adatum.pk, relationship.pk]), follow=True
     )
     assert "3 subscription(s) fell back" in messages_of(response)
     for subscription in (premium, e3, dynamics):
@@ -463,7 +487,7 @@ def test_a_provider_never_ends_a_resellers_relationship(
         subscription=premium, contact=fabrikam, by=demo_user("adminagent"), expected_version=1
     )
     relationship = CustomerRelationship.objects.get(partner__name=reseller, customer=adatum)
-    url = reverse("relationship_remove", args=[adatum.pk, relationship.pk])
+    url = reverse("customers:relationship_remove", args=[adatum.pk, relationship.pk])
     client = as_user(username)
     assert client.get(url).status_code == 404
     assert client.post(url).status_code == 404
@@ -471,7 +495,7 @@ def test_a_provider_never_ends_a_resellers_relationship(
     premium.refresh_from_db()
     assert relationship.state == RelationshipState.ACTIVE
     assert premium.support_contact == fabrikam
-    tab = client.get(reverse("customer_relationships", args=[adatum.pk])).content.decode()
+    tab = client.get(reverse("customers:customer_relationships", args=[adatum.pk])).content.decode()
     assert f"Remove {reseller}" not in tab
 
 
@@ -484,17 +508,19 @@ def test_the_customers_admin_ends_a_relationship_and_its_subscriptions_fall_back
     )
     relationship = CustomerRelationship.objects.get(partner=fabrikam, customer=adatum)
     client = as_user("adatumadmin")
-    page = client.get(reverse("customer_partner_relationships")).content.decode()
+    page = client.get(reverse("relationships:customer_partner_relationships")).content.decode()
     assert "End the relationship with Fabrikam Solutions" in page
-    confirm = client.get(reverse("customer_relationship_end", args=[relationship.pk]))
+    confirm = client.get(reverse("customers:customer_relationship_end", args=[relationship.pk]))
     assert "Office 365 Business Premium" in confirm.content.decode()
-    client.post(reverse("customer_relationship_end", args=[relationship.pk]))
+    client.post(reverse("customers:customer_relationship_end", args=[relationship.pk]))
     relationship.refresh_from_db()
     premium.refresh_from_db()
     assert relationship.state == RelationshipState.REMOVED
     assert premium.support_contact.name == "Contoso Distribution"
     assert premium.support_contact_changes.first().changed_by == demo_user("adatumadmin")
-    again = client.post(reverse("customer_relationship_end", args=[relationship.pk]), follow=True)
+    again = client.post(
+        reverse("customers:customer_relationship_end", args=[relationship.pk]), follow=True
+    )
     assert "already removed" in messages_of(again)
 
 
@@ -507,9 +533,9 @@ def test_the_reseller_gives_up_dap_and_its_subscriptions_fall_back(
     )
     relationship = CustomerRelationship.objects.get(partner=fabrikam, customer=adatum)
     client = as_user("fabrikam")
-    tab = client.get(reverse("customer_relationships", args=[adatum.pk])).content.decode()
+    tab = client.get(reverse("customers:customer_relationships", args=[adatum.pk])).content.decode()
     assert "Give up delegated admin privileges" in tab
-    url = reverse("relationship_give_up_dap", args=[adatum.pk, relationship.pk])
+    url = reverse("customers:relationship_give_up_dap", args=[adatum.pk, relationship.pk])
     assert "Office 365 Business Premium" in client.get(url).content.decode()
     client.post(url)
     relationship.refresh_from_db()
@@ -523,7 +549,7 @@ def test_the_reseller_gives_up_dap_and_its_subscriptions_fall_back(
 
 def test_a_reseller_sees_only_its_own_relationship_on_the_relationships_tab(as_user, adatum):
     """Finding 4: a reseller never learns which other partners work with a customer."""
-    tab = as_user("fabrikam").get(reverse("customer_relationships", args=[adatum.pk]))
+    tab = as_user("fabrikam").get(reverse("customers:customer_relationships", args=[adatum.pk]))
     html = tab.content.decode()
     assert "Fabrikam Solutions" in html
     for other in (
@@ -537,7 +563,7 @@ def test_a_reseller_sees_only_its_own_relationship_on_the_relationships_tab(as_u
 
 
 def test_a_provider_sees_its_own_and_its_resellers_relationships_only(as_user, adatum):
-    html = as_user("proseware").get(reverse("customer_relationships", args=[adatum.pk]))
+    html = as_user("proseware").get(reverse("customers:customer_relationships", args=[adatum.pk]))
     html = html.content.decode()
     assert "Proseware Distribution" in html
     assert "Fabrikam Solutions" in html
@@ -549,7 +575,7 @@ def test_another_partners_relationship_cannot_be_removed(client, adatum):
     outsider = factories.StaffUserFactory(roles=["global_admin"])
     relationship = CustomerRelationship.objects.filter(customer=adatum).first()
     client.force_login(outsider)
-    url = reverse("relationship_remove", args=[adatum.pk, relationship.pk])
+    url = reverse("customers:relationship_remove", args=[adatum.pk, relationship.pk])
     assert client.post(url).status_code == 404
     relationship.refresh_from_db()
     assert relationship.state == RelationshipState.ACTIVE

@@ -23,7 +23,7 @@ OWN_ROLES = "You cannot change your own roles. Ask another admin to do it."
 
 
 def roles_form_in(html: str, user: User) -> bool:
-    return f'action="{reverse("user_roles", args=[user.pk])}"' in html
+    return f'action="{reverse("partnercenter:user_roles", args=[user.pk])}"' in html
 
 
 # Nobody changes their own roles
@@ -33,7 +33,8 @@ def test_a_user_management_admin_cannot_give_itself_the_admin_agent_role(client,
     me = demo_user("usermgmtadmin")
     client.force_login(me)
     response = client.post(
-        reverse("user_roles", args=[me.pk]), {"roles": ["user_management_admin", "admin_agent"]}
+        reverse("partnercenter:user_roles", args=[me.pk]),
+        {"roles": ["user_management_admin", "admin_agent"]},
     )
     assert response.status_code == 200
     assert OWN_ROLES in response.content.decode()
@@ -45,7 +46,8 @@ def test_giving_oneself_the_global_admin_role_is_refused_with_the_reason(client,
     me = demo_user("usermgmtadmin")
     client.force_login(me)
     response = client.post(
-        reverse("user_roles", args=[me.pk]), {"roles": ["user_management_admin", "global_admin"]}
+        reverse("partnercenter:user_roles", args=[me.pk]),
+        {"roles": ["user_management_admin", "global_admin"]},
     )
     assert "Only a global admin may grant or remove the global admin role." in (
         response.content.decode()
@@ -77,14 +79,14 @@ def test_the_service_refuses_any_change_of_ones_own_roles(demo_user, username, r
 def test_ones_own_page_shows_the_roles_read_only(client, demo_user):
     me = demo_user("usermgmtadmin")
     client.force_login(me)
-    own = client.get(reverse("user_detail", args=[me.pk])).content.decode()
+    own = client.get(reverse("partnercenter:user_detail", args=[me.pk])).content.decode()
     assert not roles_form_in(own, me)
     assert "Save roles" not in own
     assert '<span class="badge">User management admin</span>' in own
     assert "These are your own roles: you cannot change them. Another admin can." in own
 
     agent = demo_user("helpdeskagent")
-    other = client.get(reverse("user_detail", args=[agent.pk])).content.decode()
+    other = client.get(reverse("partnercenter:user_detail", args=[agent.pk])).content.decode()
     assert roles_form_in(other, agent)
     assert "Save roles" in other
 
@@ -93,7 +95,8 @@ def test_another_admin_changes_ones_roles(client, demo_user):
     me = demo_user("usermgmtadmin")
     client.force_login(demo_user("globaladmin"))
     response = client.post(
-        reverse("user_roles", args=[me.pk]), {"roles": ["user_management_admin", "admin_agent"]}
+        reverse("partnercenter:user_roles", args=[me.pk]),
+        {"roles": ["user_management_admin", "admin_agent"]},
     )
     assert response.status_code == 302
     assert User.objects.get(pk=me.pk).roles == {Role.USER_MANAGEMENT_ADMIN, Role.ADMIN_AGENT}
@@ -107,7 +110,10 @@ def test_a_change_of_roles_is_recorded_with_whose_by_whom_from_and_to(client, de
     by = demo_user("usermgmtadmin")
     client.force_login(by)
     before = timezone.now()
-    client.post(reverse("user_roles", args=[agent.pk]), {"roles": ["sales_agent", "admin_agent"]})
+    client.post(
+        reverse("partnercenter:user_roles", args=[agent.pk]),
+        {"roles": ["sales_agent", "admin_agent"]},
+    )
 
     change = RoleChange.objects.get()
     assert change.user == agent
@@ -134,7 +140,7 @@ def test_an_invitation_records_the_initial_roles(client, demo_user):
     by = demo_user("usermgmtadmin")
     client.force_login(by)
     client.post(
-        reverse("user_add"),
+        reverse("partnercenter:user_add"),
         {
             "username": "newhelper",
             "first_name": "Nina",
@@ -152,11 +158,14 @@ def test_an_invitation_records_the_initial_roles(client, demo_user):
 def test_the_user_page_shows_the_role_changes_newest_first(client, demo_user):
     agent = demo_user("helpdeskagent")
     client.force_login(demo_user("globaladmin"))
-    client.post(reverse("user_roles", args=[agent.pk]), {"roles": ["sales_agent"]})
+    client.post(reverse("partnercenter:user_roles", args=[agent.pk]), {"roles": ["sales_agent"]})
     client.force_login(demo_user("usermgmtadmin"))
-    client.post(reverse("user_roles", args=[agent.pk]), {"roles": ["sales_agent", "admin_agent"]})
+    client.post(
+        reverse("partnercenter:user_roles", args=[agent.pk]),
+        {"roles": ["sales_agent", "admin_agent"]},
+    )
 
-    html = client.get(reverse("user_detail", args=[agent.pk])).content.decode()
+    html = client.get(reverse("partnercenter:user_detail", args=[agent.pk])).content.decode()
     assert "Role changes" in html
     rows = re.findall(r"<tr>\s*<td><time.*?</tr>", html, flags=re.S)
     text = [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row)).strip() for row in rows]
@@ -167,7 +176,9 @@ def test_the_user_page_shows_the_role_changes_newest_first(client, demo_user):
 
 def test_a_user_without_role_changes_says_so(client, demo_user):
     client.force_login(demo_user("usermgmtadmin"))
-    html = client.get(reverse("user_detail", args=[demo_user("salesagent").pk])).content
+    html = client.get(
+        reverse("partnercenter:user_detail", args=[demo_user("salesagent").pk])
+    ).content
     assert "No role change has been recorded for this user." in html.decode()
 
 
@@ -187,7 +198,7 @@ def test_the_user_page_shows_the_latest_twenty_role_changes(client, demo_user):
     agent = demo_user("salesagent")
     _record(agent, demo_user("globaladmin"), 25)
     client.force_login(demo_user("usermgmtadmin"))
-    response = client.get(reverse("user_detail", args=[agent.pk]))
+    response = client.get(reverse("partnercenter:user_detail", args=[agent.pk]))
     shown = response.context["role_changes"]
     newest = list(RoleChange.objects.filter(user=agent).order_by("-changed_at")[:20])
     assert shown == newest
@@ -197,7 +208,7 @@ def test_the_user_page_shows_the_latest_twenty_role_changes(client, demo_user):
 def test_the_user_page_costs_the_same_queries_with_many_role_changes(client, demo_user):
     agent = demo_user("salesagent")
     client.force_login(demo_user("usermgmtadmin"))
-    url = reverse("user_detail", args=[agent.pk])
+    url = reverse("partnercenter:user_detail", args=[agent.pk])
     counts = []
     for more in (1, 30):
         _record(agent, factories.StaffUserFactory(partner=agent.partner), more)

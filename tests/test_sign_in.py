@@ -55,9 +55,9 @@ def test_every_demo_user_signs_in_and_lands_at_home(client, demo_world, demo):
     assert response.status_code == 200
     assert response.context["user"].username == demo.username
     expected = {
-        "adatumadmin": "customer_admin_home",
-        "usermgmtadmin": "my_access",
-    }.get(demo.username, "dashboard")
+        "adatumadmin": "customers:customer_admin_home",
+        "usermgmtadmin": "partnercenter:my_access",
+    }.get(demo.username, "dashboard:dashboard")
     assert response.redirect_chain[-1][0] == reverse(expected)
 
 
@@ -90,15 +90,15 @@ def test_sign_out_ends_the_session(client, db):
     user = factories.StaffUserFactory(roles=["admin_agent"])
     client.force_login(user)
     assert client.get("/dashboard/").status_code == 200
-    response = client.post(reverse("logout"))
+    response = client.post(reverse("partnercenter:logout"))
     assert response.status_code == 302
-    assert response.url == reverse("login")
+    assert response.url == reverse("partnercenter:login")
     assert client.get("/dashboard/").status_code == 302
 
 
 def test_sign_out_is_a_post_not_a_link(client, db):
     client.force_login(factories.StaffUserFactory(roles=["admin_agent"]))
-    assert client.get(reverse("logout")).status_code == 405
+    assert client.get(reverse("partnercenter:logout")).status_code == 405
 
 
 def test_a_signed_in_user_visiting_sign_in_goes_home(client, db):
@@ -114,17 +114,17 @@ def test_a_staff_user_without_a_role_sees_a_page_saying_so(client, db):
     )
     html = response.content.decode()
     assert "holds no role yet" in html
-    assert client.get(reverse("dashboard")).status_code == 403
+    assert client.get(reverse("dashboard:dashboard")).status_code == 403
 
 
 def test_a_customer_admin_cannot_open_the_staff_dashboard(client, db):
     client.force_login(factories.CustomerAdminFactory())
-    assert client.get(reverse("dashboard")).status_code == 403
+    assert client.get(reverse("dashboard:dashboard")).status_code == 403
 
 
 def test_partner_staff_cannot_open_the_customer_admin_area(client, db):
     client.force_login(factories.StaffUserFactory(roles=["global_admin"]))
-    assert client.get(reverse("customer_admin_home")).status_code == 403
+    assert client.get(reverse("customers:customer_admin_home")).status_code == 403
 
 
 def test_the_dashboard_counts_only_the_partners_own_world(client, db):
@@ -133,7 +133,7 @@ def test_the_dashboard_counts_only_the_partners_own_world(client, db):
     factories.SubscriptionFactory()  # another provider's
     user = factories.StaffUserFactory(partner=mine.provider, roles=["sales_agent"])
     client.force_login(user)
-    response = client.get(reverse("dashboard"))
+    response = client.get(reverse("dashboard:dashboard"))
     assert response.context["customer_count"] == 1
     assert response.context["subscription_count"] == 1
     assert [row["support_contact__name"] for row in response.context["per_contact"]] == [
@@ -186,7 +186,7 @@ def test_the_dashboard_counts_only_the_partners_own_world(client, db):
 )
 def test_the_navigation_shows_only_what_the_user_may_use(client, demo_user, username, links):
     client.force_login(demo_user(username))
-    response = client.get(reverse("home"), follow=True)
+    response = client.get(reverse("partnercenter:home"), follow=True)
     assert [link.label for link in response.context["navigation"]] == links
 
 

@@ -87,7 +87,7 @@ def test_the_lock_ends_after_the_cool_off(client, demo_world):
 def test_a_successful_sign_in_resets_the_count(client, demo_world):
     fail(client, "adminagent", 4)
     assert sign_in(client, "adminagent").status_code == 302
-    Client().post(reverse("logout"))
+    Client().post(reverse("partnercenter:logout"))
     assert fail(Client(), "adminagent", 4).status_code == 200
 
 
@@ -191,12 +191,12 @@ def test_a_session_in_use_is_renewed_at_most_every_few_minutes(client, db):
     client.force_login(factories.StaffUserFactory(roles=[Role.ADMIN_AGENT]))
     session = client.session
     first_expiry = session.get_expiry_date()
-    client.get(reverse("dashboard"))
+    client.get(reverse("dashboard:dashboard"))
     assert client.session[signin.SESSION_RENEWED_KEY] == session[signin.SESSION_RENEWED_KEY]
 
     session[signin.SESSION_RENEWED_KEY] = int(time.time()) - settings.SESSION_RENEW_AFTER_SECONDS
     session.save()
-    client.get(reverse("dashboard"))
+    client.get(reverse("dashboard:dashboard"))
     renewed = client.session
     assert renewed[signin.SESSION_RENEWED_KEY] >= int(time.time()) - 2
     assert renewed.get_expiry_date() >= first_expiry
@@ -222,9 +222,9 @@ def app_code(key: bytes) -> str:
 
 
 def set_up(client, user) -> tuple[TOTPDevice, list[str]]:
-    page = client.get(reverse("two_step_setup"))
+    page = client.get(reverse("partnercenter:two_step_setup"))
     assert "Scan this QR code" in page.content.decode()
-    done = client.post(reverse("two_step_setup"), {"code": app_code(key_on(page))})
+    done = client.post(reverse("partnercenter:two_step_setup"), {"code": app_code(key_on(page))})
     return TOTPDevice.objects.get(user=user), done.context["codes"]
 
 
@@ -235,9 +235,9 @@ def no_devices() -> bool:
 def test_opening_the_set_up_page_and_its_qr_code_stores_nothing(client, db):
     user = factories.StaffUserFactory(roles=[Role.SALES_AGENT])
     client.force_login(user)
-    first = client.get(reverse("two_step_setup"))
-    qr = client.get(reverse("two_step_qr"))
-    again = client.get(reverse("two_step_setup"))
+    first = client.get(reverse("partnercenter:two_step_setup"))
+    qr = client.get(reverse("partnercenter:two_step_qr"))
+    again = client.get(reverse("partnercenter:two_step_setup"))
     assert first.status_code == qr.status_code == again.status_code == 200
     assert no_devices()
     # The same secret all along, until a code confirms it.
@@ -250,13 +250,13 @@ def test_the_qr_code_carries_the_secret_the_page_shows(client, db):
 
     user = factories.StaffUserFactory(roles=[Role.SALES_AGENT])
     client.force_login(user)
-    page = client.get(reverse("two_step_setup"))
+    page = client.get(reverse("partnercenter:two_step_setup"))
     urls = []
     with mock.patch(
         "partnercenter.two_step_views.write_qrcode_image",
         side_effect=lambda url, out: urls.append(url) or write_qrcode_image(url, out),
     ):
-        client.get(reverse("two_step_qr"))
+        client.get(reverse("partnercenter:two_step_qr"))
     secret = parse_qs(urlparse(urls[0]).query)["secret"][0]
     assert b32decode(secret) == key_on(page)
     assert urls[0].startswith(f"otpauth://totp/partnercenter%3A{user.username}?")
@@ -265,8 +265,8 @@ def test_the_qr_code_carries_the_secret_the_page_shows(client, db):
 def test_the_authenticator_is_stored_only_when_a_right_code_is_given(client, db):
     user = factories.StaffUserFactory(roles=[Role.SALES_AGENT])
     client.force_login(user)
-    page = client.get(reverse("two_step_setup"))
-    wrong = client.post(reverse("two_step_setup"), {"code": "000000"})
+    page = client.get(reverse("partnercenter:two_step_setup"))
+    wrong = client.post(reverse("partnercenter:two_step_setup"), {"code": "000000"})
     assert "That code is not right" in wrong.content.decode()
     assert no_devices()
     assert key_on(wrong) == key_on(page)
@@ -274,7 +274,7 @@ def test_the_authenticator_is_stored_only_when_a_right_code_is_given(client, db)
     session = client.session
     session[two_step.SETUP_SESSION_KEY] = {**session[two_step.SETUP_SESSION_KEY], "failures": 0}
     session.save()
-    done = client.post(reverse("two_step_setup"), {"code": app_code(key_on(page))})
+    done = client.post(reverse("partnercenter:two_step_setup"), {"code": app_code(key_on(page))})
     assert "Two-step verification is on" in done.content.decode()
     device = TOTPDevice.objects.get(user=user)
     assert device.confirmed
@@ -282,18 +282,22 @@ def test_the_authenticator_is_stored_only_when_a_right_code_is_given(client, db)
     assert StaticToken.objects.filter(device__user=user).count() == 10
     assert two_step.SETUP_SESSION_KEY not in client.session
     # The secret is no longer on offer.
-    assert client.get(reverse("two_step_qr")).status_code == 404
-    assert client.get(reverse("two_step_setup")).url == reverse("two_step")
+    assert client.get(reverse("partnercenter:two_step_qr")).status_code == 404
+    assert client.get(reverse("partnercenter:two_step_setup")).url == reverse(
+        "partnercenter:two_step"
+    )
 
 
 def test_a_set_up_whose_session_lost_the_secret_must_start_again(client, db):
     user = factories.StaffUserFactory(roles=[Role.SALES_AGENT])
     client.force_login(user)
-    page = client.get(reverse("two_step_setup"))
+    page = client.get(reverse("partnercenter:two_step_setup"))
     session = client.session
     del session[two_step.SETUP_SESSION_KEY]
     session.save()
-    response = client.post(reverse("two_step_setup"), {"code": app_code(key_on(page))})
+    response = client.post(
+        reverse("partnercenter:two_step_setup"), {"code": app_code(key_on(page))}
+    )
     assert "Start the set-up again: the page was out of date." in response.content.decode()
     assert no_devices()
 
@@ -302,7 +306,7 @@ def test_an_unconfirmed_device_left_by_an_earlier_set_up_is_replaced(client, db)
     user = factories.StaffUserFactory(roles=[Role.SALES_AGENT])
     TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
     client.force_login(user)
-    assert client.get(reverse("two_step")).context["device"] is None
+    assert client.get(reverse("partnercenter:two_step")).context["device"] is None
     device, _codes = set_up(client, user)
     assert list(TOTPDevice.objects.filter(user=user)) == [device]
     assert device.confirmed
@@ -313,22 +317,27 @@ def test_a_global_admin_must_set_up_two_step_verification_before_anything_else(c
     response = client.post(
         LOGIN, {"username": admin.username, "password": TEST_PASSWORD}, follow=True
     )
-    assert response.redirect_chain[-1][0].startswith(reverse("two_step_setup"))
+    assert response.redirect_chain[-1][0].startswith(reverse("partnercenter:two_step_setup"))
     html = response.content.decode()
     assert "Global admins must use two-step verification" in html
     assert response.context["navigation"] == []
-    for name in ("dashboard", "user_list", "my_access", "history"):
-        assert client.get(reverse(name)).url.startswith(reverse("two_step_setup"))
-    assert client.get("/backoffice/").url.startswith(reverse("two_step_setup"))
+    for name in (
+        "dashboard:dashboard",
+        "partnercenter:user_list",
+        "partnercenter:my_access",
+        "customers:history",
+    ):
+        assert client.get(reverse(name)).url.startswith(reverse("partnercenter:two_step_setup"))
+    assert client.get("/backoffice/").url.startswith(reverse("partnercenter:two_step_setup"))
 
-    qr = client.get(reverse("two_step_qr"))
+    qr = client.get(reverse("partnercenter:two_step_qr"))
     assert qr["Content-Type"] == "image/svg+xml"
     assert b"<svg" in qr.content
     assert "no-store" in qr["Cache-Control"] or "no-cache" in qr["Cache-Control"]
 
-    wrong = client.post(reverse("two_step_setup"), {"code": "000000"})
+    wrong = client.post(reverse("partnercenter:two_step_setup"), {"code": "000000"})
     assert "That code is not right" in wrong.content.decode()
-    throttled = client.post(reverse("two_step_setup"), {"code": "000000"})
+    throttled = client.post(reverse("partnercenter:two_step_setup"), {"code": "000000"})
     assert "Too many wrong codes" in throttled.content.decode()
     assert no_devices()
     # The throttle (kept with the pending secret in the session) lets a code through later.
@@ -340,7 +349,7 @@ def test_a_global_admin_must_set_up_two_step_verification_before_anything_else(c
     session.save()
     device, codes = set_up(client, admin)
     assert len(codes) == 10
-    assert client.get(reverse("dashboard")).status_code == 200
+    assert client.get(reverse("dashboard:dashboard")).status_code == 200
     device.refresh_from_db()
     assert device.confirmed
 
@@ -349,50 +358,61 @@ def test_with_two_step_on_sign_in_asks_for_a_code(client, db):
     user = factories.StaffUserFactory(roles=[Role.HELPDESK_AGENT])
     client.force_login(user)
     device, _codes = set_up(client, user)
-    client.post(reverse("logout"))
+    client.post(reverse("partnercenter:logout"))
 
     response = client.post(
         LOGIN, {"username": user.username, "password": TEST_PASSWORD, "next": "/history/"}
     )
     verify = client.get(response.url, follow=True)
-    assert verify.redirect_chain[-1][0].startswith(reverse("two_step_verify"))
-    assert client.get(reverse("dashboard")).url.startswith(reverse("two_step_verify"))
+    assert verify.redirect_chain[-1][0].startswith(reverse("partnercenter:two_step_verify"))
+    assert client.get(reverse("dashboard:dashboard")).url.startswith(
+        reverse("partnercenter:two_step_verify")
+    )
 
-    wrong = client.post(reverse("two_step_verify"), {"code": "123456", "next": "/history/"})
+    wrong = client.post(
+        reverse("partnercenter:two_step_verify"), {"code": "123456", "next": "/history/"}
+    )
     assert "That code is not right" in wrong.content.decode()
     TOTPDevice.objects.filter(pk=device.pk).update(throttling_failure_count=0)
 
     # A code already used at set-up is not accepted twice; wait for the next one.
     device.refresh_from_db()
     TOTPDevice.objects.filter(pk=device.pk).update(last_t=device.last_t - 1)
-    ok = client.post(reverse("two_step_verify"), {"code": code_for(device), "next": "/history/"})
+    ok = client.post(
+        reverse("partnercenter:two_step_verify"), {"code": code_for(device), "next": "/history/"}
+    )
     assert ok.status_code == 302
     assert ok.url == "/history/"
-    assert client.get(reverse("dashboard")).status_code == 200
+    assert client.get(reverse("dashboard:dashboard")).status_code == 200
 
 
 @pytest.mark.parametrize("wanted", ["1", "dashboard", "a" * 256, "https://evil.example/", "//evil"])
 def test_after_the_second_step_only_a_path_on_this_site_is_followed(client, db, wanted):
     client.force_login(factories.StaffUserFactory(roles=[Role.SALES_AGENT]))
-    response = client.get(reverse("two_step_verify"), {"next": wanted})
+    response = client.get(reverse("partnercenter:two_step_verify"), {"next": wanted})
     assert response.status_code == 302
-    assert response.url == reverse("home")
-    assert client.get(reverse("two_step_verify"), {"next": "/history/"}).url == "/history/"
+    assert response.url == reverse("partnercenter:home")
+    assert (
+        client.get(reverse("partnercenter:two_step_verify"), {"next": "/history/"}).url
+        == "/history/"
+    )
 
 
 def test_a_recovery_code_signs_in_once(client, db):
     user = factories.StaffUserFactory(roles=[Role.SALES_AGENT])
     client.force_login(user)
     _device, codes = set_up(client, user)
-    client.post(reverse("logout"))
+    client.post(reverse("partnercenter:logout"))
 
     for attempt in range(2):
         other = Client()
         other.post(LOGIN, {"username": user.username, "password": TEST_PASSWORD})
-        response = other.post(reverse("two_step_verify"), {"code": codes[0].upper()}, follow=True)
+        response = other.post(
+            reverse("partnercenter:two_step_verify"), {"code": codes[0].upper()}, follow=True
+        )
         if attempt == 0:
             assert "You signed in with a recovery code; 9 left" in response.content.decode()
-            assert other.get(reverse("dashboard")).status_code == 200
+            assert other.get(reverse("dashboard:dashboard")).status_code == 200
         else:
             assert "That code is not right" in response.content.decode()
     assert StaticToken.objects.filter(device__user=user).count() == 9
@@ -402,42 +422,46 @@ def test_wrong_codes_are_throttled(client, db):
     user = factories.StaffUserFactory(roles=[Role.SALES_AGENT])
     client.force_login(user)
     device, _codes = set_up(client, user)
-    client.post(reverse("logout"))
+    client.post(reverse("partnercenter:logout"))
     client.post(LOGIN, {"username": user.username, "password": TEST_PASSWORD})
-    client.post(reverse("two_step_verify"), {"code": "111111"})
+    client.post(reverse("partnercenter:two_step_verify"), {"code": "111111"})
     device.refresh_from_db()
     TOTPDevice.objects.filter(pk=device.pk).update(last_t=device.last_t - 1)
-    response = client.post(reverse("two_step_verify"), {"code": code_for(device)})
+    response = client.post(reverse("partnercenter:two_step_verify"), {"code": code_for(device)})
     assert "Too many wrong codes" in response.content.decode()
-    assert client.get(reverse("dashboard")).status_code == 302
+    assert client.get(reverse("dashboard:dashboard")).status_code == 302
 
 
 def test_demo_users_are_not_asked_for_two_step_verification(client, demo_world):
     response = client.post(
         LOGIN, {"username": "globaladmin", "password": DEMO_PASSWORD}, follow=True
     )
-    assert response.redirect_chain[-1][0] == reverse("dashboard")
+    assert response.redirect_chain[-1][0] == reverse("dashboard:dashboard")
 
 
 def test_a_global_admin_cannot_turn_two_step_off_but_others_can(client, db):
     admin = factories.StaffUserFactory(roles=[Role.GLOBAL_ADMIN], two_step_exempt=False)
     client.force_login(admin)
     device, _codes = set_up(client, admin)
-    page = client.get(reverse("two_step")).content.decode()
+    page = client.get(reverse("partnercenter:two_step")).content.decode()
     assert "Global admins must keep two-step verification on" in page
-    client.post(reverse("two_step_turn_off"), {"code": "000000"})
+    client.post(reverse("partnercenter:two_step_turn_off"), {"code": "000000"})
     assert TOTPDevice.objects.filter(user=admin, confirmed=True).exists()
 
     user = factories.StaffUserFactory(roles=[Role.SALES_AGENT])
     other = Client()
     other.force_login(user)
     device, _codes = set_up(other, user)
-    refused = other.post(reverse("two_step_turn_off"), {"code": "000000"}, follow=True)
+    refused = other.post(
+        reverse("partnercenter:two_step_turn_off"), {"code": "000000"}, follow=True
+    )
     assert "two-step verification stays on" in refused.content.decode()
     TOTPDevice.objects.filter(pk=device.pk).update(
         last_t=device.last_t - 1, throttling_failure_count=0
     )
-    done = other.post(reverse("two_step_turn_off"), {"code": code_for(device)}, follow=True)
+    done = other.post(
+        reverse("partnercenter:two_step_turn_off"), {"code": code_for(device)}, follow=True
+    )
     assert "Two-step verification is off" in done.content.decode()
     assert not TOTPDevice.objects.filter(user=user).exists()
 
@@ -446,7 +470,7 @@ def test_new_recovery_codes_replace_the_old_ones(client, db):
     user = factories.StaffUserFactory(roles=[Role.SALES_AGENT])
     client.force_login(user)
     _device, old = set_up(client, user)
-    new = client.post(reverse("two_step_recovery_codes")).context["codes"]
+    new = client.post(reverse("partnercenter:two_step_recovery_codes")).context["codes"]
     assert len(new) == 10
     assert not set(old) & set(new)
     assert set(
@@ -464,25 +488,27 @@ def test_a_user_admin_turns_off_a_lost_phone_and_a_global_admin_must_set_up_agai
         set_up(c, user)
 
     client.force_login(uma)
-    refused = client.post(reverse("user_two_step_reset", args=[admin.pk]), follow=True)
+    refused = client.post(
+        reverse("partnercenter:user_two_step_reset", args=[admin.pk]), follow=True
+    )
     assert "Only a global admin may change" in refused.content.decode()
-    done = client.post(reverse("user_two_step_reset", args=[agent.pk]), follow=True)
+    done = client.post(reverse("partnercenter:user_two_step_reset", args=[agent.pk]), follow=True)
     assert "Two-step verification of" in done.content.decode()
     assert not TOTPDevice.objects.filter(user=agent).exists()
 
     second_admin = factories.StaffUserFactory(partner=admin.partner, roles=[Role.GLOBAL_ADMIN])
     client.force_login(second_admin)
-    client.post(reverse("user_two_step_reset", args=[admin.pk]))
+    client.post(reverse("partnercenter:user_two_step_reset", args=[admin.pk]))
     assert not TOTPDevice.objects.filter(user=admin).exists()
     again = Client()
     response = again.post(LOGIN, {"username": admin.username, "password": TEST_PASSWORD})
-    assert again.get(response.url).url.startswith(reverse("two_step_setup"))
+    assert again.get(response.url).url.startswith(reverse("partnercenter:two_step_setup"))
 
 
 def test_the_users_page_shows_who_has_two_step_on(client, db):
     uma = factories.StaffUserFactory(roles=[Role.USER_MANAGEMENT_ADMIN])
     client.force_login(uma)
     set_up(client, uma)
-    rows = client.get(reverse("user_list")).context["rows"]
+    rows = client.get(reverse("partnercenter:user_list")).context["rows"]
     assert [(u.username, u.has_two_step) for u, _roles in rows] == [(uma.username, True)]
     assert User.objects.get(pk=uma.pk).two_step_exempt  # factory users are, like demo users

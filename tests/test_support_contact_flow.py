@@ -19,11 +19,15 @@ def contoso_changes():
 
 
 def page_url(subscription):
-    return reverse("subscription_detail", args=[subscription.customer_id, subscription.pk])
+    return reverse(
+        "customers:subscription_detail", args=[subscription.customer_id, subscription.pk]
+    )
 
 
 def post_url(subscription):
-    return reverse("subscription_support_contact", args=[subscription.customer_id, subscription.pk])
+    return reverse(
+        "customers:subscription_support_contact", args=[subscription.customer_id, subscription.pk]
+    )
 
 
 def signed_in(client, demo_user, username):
@@ -62,7 +66,7 @@ def test_submit_changes_the_contact_records_history_and_redirects_to_the_review(
     change = contoso_changes().get()
     assert response.status_code == 302
     assert response.url == reverse(
-        "support_contact_change", args=[premium.customer_id, premium.pk, change.pk]
+        "customers:support_contact_change", args=[premium.customer_id, premium.pk, change.pk]
     )
     premium.refresh_from_db()
     assert premium.support_contact == fabrikam
@@ -79,7 +83,7 @@ def test_submit_changes_the_contact_records_history_and_redirects_to_the_review(
     assert "Fabrikam Solutions" in review
     assert "Aaron Patel" in review
     assert ">Close</button>" in review
-    assert f'action="{reverse("customer_detail", args=[premium.customer_id])}"' in review
+    assert f'action="{reverse("customers:customer_detail", args=[premium.customer_id])}"' in review
 
 
 def test_an_htmx_submit_answers_with_the_review_section_and_the_new_history(
@@ -247,7 +251,7 @@ def test_reseller_staff_see_their_designated_subscriptions_read_only(
     html = client.get(page_url(premium)).content.decode()
     assert ">Submit</button>" not in html
     assert "Fabrikam Solutions" in html
-    customer_page = client.get(reverse("customer_detail", args=[premium.customer_id]))
+    customer_page = client.get(reverse("customers:customer_detail", args=[premium.customer_id]))
     assert "Office 365 Business Premium" in customer_page.content.decode()
     assert "Microsoft 365 E3" not in customer_page.content.decode()
     response = client.post(
@@ -262,27 +266,34 @@ def test_another_partners_customer_and_subscription_answer_404(client, demo_user
     other = factories.SubscriptionFactory()
     factories.CustomerRelationshipFactory(partner=other.provider, customer=other.customer)
     signed_in(client, demo_user, "globaladmin")
-    assert client.get(reverse("customer_detail", args=[other.customer_id])).status_code == 404
+    assert (
+        client.get(reverse("customers:customer_detail", args=[other.customer_id])).status_code
+        == 404
+    )
     assert client.get(page_url(other)).status_code == 404
     assert (
         client.post(post_url(other), {"contact": other.provider_id, "version": 1}).status_code
         == 404
     )
     # a real subscription under the wrong customer id
-    wrong = reverse("subscription_detail", args=[other.customer_id, premium.pk])
+    wrong = reverse("customers:subscription_detail", args=[other.customer_id, premium.pk])
     assert client.get(wrong).status_code == 404
 
 
 def test_unknown_ids_answer_404(client, demo_user, premium):
     signed_in(client, demo_user, "adminagent")
-    assert client.get(reverse("customer_detail", args=[987654])).status_code == 404
+    assert client.get(reverse("customers:customer_detail", args=[987654])).status_code == 404
     assert (
-        client.get(reverse("subscription_detail", args=[premium.customer_id, 987654])).status_code
+        client.get(
+            reverse("customers:subscription_detail", args=[premium.customer_id, 987654])
+        ).status_code
         == 404
     )
     assert (
         client.get(
-            reverse("support_contact_change", args=[premium.customer_id, premium.pk, 987654])
+            reverse(
+                "customers:support_contact_change", args=[premium.customer_id, premium.pk, 987654]
+            )
         ).status_code
         == 404
     )
@@ -291,7 +302,7 @@ def test_unknown_ids_answer_404(client, demo_user, premium):
 def test_the_customer_page_lists_subscriptions_with_their_contacts(client, demo_user, adatum):
     html = (
         signed_in(client, demo_user, "helpdeskagent")
-        .get(reverse("customer_detail", args=[adatum.pk]))
+        .get(reverse("customers:customer_detail", args=[adatum.pk]))
         .content.decode()
     )
     for heading in ("Offer", "Nickname", "Quantity", "Status", "Billing cycle"):
@@ -308,7 +319,11 @@ def test_the_customer_support_page_shows_the_designated_partners_support_details
     support_contact_assign(
         subscription=premium, contact=fabrikam, by=demo_user("adminagent"), expected_version=1
     )
-    html = signed_in(client, demo_user, "adatumadmin").get(reverse("customer_support")).content
+    html = (
+        signed_in(client, demo_user, "adatumadmin")
+        .get(reverse("customers:customer_support"))
+        .content
+    )
     html = html.decode()
     assert '<a href="mailto:help@fabrikam.example">help@fabrikam.example</a>' in html
     assert '<a href="tel:+31205550142">' in html
@@ -322,8 +337,8 @@ def test_a_customer_admin_sees_nothing_of_other_customers_or_partner_pages(
 ):
     other = factories.SubscriptionFactory(offer_name="Someone Else's Plan")
     signed_in(client, demo_user, "adatumadmin")
-    assert "Someone Else" not in client.get(reverse("customer_support")).content.decode()
-    assert client.get(reverse("customer_list")).status_code == 403
+    assert "Someone Else" not in client.get(reverse("customers:customer_support")).content.decode()
+    assert client.get(reverse("customers:customer_list")).status_code == 403
     assert client.get(page_url(premium)).status_code == 403
     assert client.get(page_url(other)).status_code == 403
 
@@ -348,7 +363,7 @@ def test_a_reseller_sees_only_the_history_entries_that_name_it(
     html = client.get(page_url(premium)).content.decode()
     history = html[html.index('id="history-section"') :]
     assert history.count("<tr>") == 2  # the header and the one change that names Fabrikam
-    change_url = "support_contact_change"
+    change_url = "customers:support_contact_change"
     args = [premium.customer_id, premium.pk]
     assert client.get(reverse(change_url, args=[*args, second.pk])).status_code == 200
     assert client.get(reverse(change_url, args=[*args, first.pk])).status_code == 404

@@ -32,7 +32,7 @@ def add_user(client, **overrides):
         "roles": ["helpdesk_agent"],
     }
     data.update(overrides)
-    return client.post(reverse("user_add"), data)
+    return client.post(reverse("partnercenter:user_add"), data)
 
 
 def link_in(message) -> str:
@@ -40,7 +40,7 @@ def link_in(message) -> str:
 
 
 def test_the_users_page_lists_only_the_partners_own_staff(client, demo_user):
-    html = signed_in_as(client, demo_user("usermgmtadmin")).get(reverse("user_list"))
+    html = signed_in_as(client, demo_user("usermgmtadmin")).get(reverse("partnercenter:user_list"))
     html = html.content.decode()
     for username in ("globaladmin", "adminagent", "helpdeskagent", "salesagent", "usermgmtadmin"):
         assert f"<td>{username}</td>" in html
@@ -56,7 +56,7 @@ def test_a_user_management_admin_adds_a_user_who_sets_a_password_and_signs_in(
 
     user = User.objects.get(username="newhelper")
     assert response.status_code == 302
-    assert response.url == reverse("user_detail", args=[user.pk])
+    assert response.url == reverse("partnercenter:user_detail", args=[user.pk])
     assert user.partner == demo_user("usermgmtadmin").partner
     assert user.roles == {Role.HELPDESK_AGENT}
     assert not user.has_usable_password()
@@ -76,10 +76,12 @@ def test_a_user_management_admin_adds_a_user_who_sets_a_password_and_signs_in(
     )
     assert "Your password is set" in done.content.decode()
     signed = client.post(
-        reverse("login"), {"username": "newhelper", "password": NEW_PASSWORD}, follow=True
+        reverse("partnercenter:login"),
+        {"username": "newhelper", "password": NEW_PASSWORD},
+        follow=True,
     )
     assert signed.context["user"].username == "newhelper"
-    assert signed.redirect_chain[-1][0] == reverse("dashboard")
+    assert signed.redirect_chain[-1][0] == reverse("dashboard:dashboard")
 
     client.logout()
     again = client.get(link, follow=True).content.decode()
@@ -143,13 +145,15 @@ def test_a_user_management_admin_cannot_grant_the_global_admin_role(client, demo
     assert not User.objects.filter(username="newhelper").exists()
 
     agent = demo_user("helpdeskagent")
-    response = client.post(reverse("user_roles", args=[agent.pk]), {"roles": ["global_admin"]})
+    response = client.post(
+        reverse("partnercenter:user_roles", args=[agent.pk]), {"roles": ["global_admin"]}
+    )
     assert "Only a global admin may grant" in response.content.decode()
     assert User.objects.get(pk=agent.pk).roles == {Role.HELPDESK_AGENT}
 
 
 def test_the_global_admin_checkbox_is_disabled_for_a_user_management_admin(client, demo_user):
-    page = signed_in_as(client, demo_user("usermgmtadmin")).get(reverse("user_add"))
+    page = signed_in_as(client, demo_user("usermgmtadmin")).get(reverse("partnercenter:user_add"))
     html = page.content.decode()
     assert re.search(r'<input[^>]*value="global_admin"[^>]*disabled', html)
     assert not re.search(r'<input[^>]*value="admin_agent"[^>]*disabled', html)
@@ -158,7 +162,8 @@ def test_the_global_admin_checkbox_is_disabled_for_a_user_management_admin(clien
 def test_roles_can_be_changed(client, demo_user):
     agent = demo_user("helpdeskagent")
     response = signed_in_as(client, demo_user("usermgmtadmin")).post(
-        reverse("user_roles", args=[agent.pk]), {"roles": ["sales_agent", "admin_agent"]}
+        reverse("partnercenter:user_roles", args=[agent.pk]),
+        {"roles": ["sales_agent", "admin_agent"]},
     )
     assert response.status_code == 302
     assert User.objects.get(pk=agent.pk).roles == {Role.SALES_AGENT, Role.ADMIN_AGENT}
@@ -169,7 +174,7 @@ def test_roles_can_be_changed(client, demo_user):
 def test_a_user_management_admin_keeps_a_global_admins_global_admin_role(client, demo_user):
     admin = demo_user("globaladmin")
     signed_in_as(client, demo_user("usermgmtadmin")).post(
-        reverse("user_roles", args=[admin.pk]), {"roles": ["sales_agent"]}
+        reverse("partnercenter:user_roles", args=[admin.pk]), {"roles": ["sales_agent"]}
     )
     # The disabled checkbox is not submitted: the role stays, the other one is added.
     assert User.objects.get(pk=admin.pk).roles == {Role.GLOBAL_ADMIN, Role.SALES_AGENT}
@@ -178,12 +183,12 @@ def test_a_user_management_admin_keeps_a_global_admins_global_admin_role(client,
 @pytest.mark.parametrize(
     ("name", "method", "data"),
     [
-        ("user_detail", "get", None),
-        ("user_roles", "post", {"roles": ["admin_agent", "global_admin"]}),
-        ("user_deactivate", "post", {}),
-        ("user_reactivate", "post", {}),
-        ("user_set_password_link", "post", {}),
-        ("user_two_step_reset", "post", {}),
+        ("partnercenter:user_detail", "get", None),
+        ("partnercenter:user_roles", "post", {"roles": ["admin_agent", "global_admin"]}),
+        ("partnercenter:user_deactivate", "post", {}),
+        ("partnercenter:user_reactivate", "post", {}),
+        ("partnercenter:user_set_password_link", "post", {}),
+        ("partnercenter:user_two_step_reset", "post", {}),
     ],
 )
 def test_a_user_of_another_partner_is_not_found_and_not_changed(
@@ -206,7 +211,7 @@ def test_the_global_admin_of_another_partner_cannot_grant_roles_here(client, dem
     )
     agent = demo_user("helpdeskagent")
     response = signed_in_as(client, fabrikam_admin).post(
-        reverse("user_roles", args=[agent.pk]), {"roles": ["global_admin"]}
+        reverse("partnercenter:user_roles", args=[agent.pk]), {"roles": ["global_admin"]}
     )
     assert response.status_code == 404
     with pytest.raises(DomainError, match="may not manage the users"):
@@ -229,10 +234,10 @@ def test_with_a_second_global_admin_the_first_may_be_stepped_down_by_the_second(
     admin = demo_user("globaladmin")
     agent = demo_user("adminagent")
     signed_in_as(client, admin).post(
-        reverse("user_roles", args=[agent.pk]), {"roles": ["global_admin"]}
+        reverse("partnercenter:user_roles", args=[agent.pk]), {"roles": ["global_admin"]}
     )
     response = signed_in_as(client, User.objects.get(pk=agent.pk)).post(
-        reverse("user_roles", args=[admin.pk]), {"roles": ["admin_agent"]}
+        reverse("partnercenter:user_roles", args=[admin.pk]), {"roles": ["admin_agent"]}
     )
     assert response.status_code == 302
     assert User.objects.get(pk=admin.pk).roles == {Role.ADMIN_AGENT}
@@ -249,7 +254,7 @@ def test_deactivating_the_last_global_admin_is_refused(client, demo_user):
     admin = demo_user("globaladmin")
     for by in (demo_user("usermgmtadmin"), admin):
         response = signed_in_as(client, by).post(
-            reverse("user_deactivate", args=[admin.pk]), follow=True
+            reverse("partnercenter:user_deactivate", args=[admin.pk]), follow=True
         )
         assert "is the last active global admin of Contoso Distribution" in (
             response.content.decode()
@@ -261,7 +266,7 @@ def test_a_user_management_admin_cannot_deactivate_a_global_admin(client, demo_u
     admin = demo_user("globaladmin")
     factories.StaffUserFactory(partner=admin.partner, roles=[Role.GLOBAL_ADMIN])
     response = signed_in_as(client, demo_user("usermgmtadmin")).post(
-        reverse("user_deactivate", args=[admin.pk]), follow=True
+        reverse("partnercenter:user_deactivate", args=[admin.pk]), follow=True
     )
     assert "Only a global admin may change the account of another global admin" in (
         response.content.decode()
@@ -271,7 +276,9 @@ def test_a_user_management_admin_cannot_deactivate_a_global_admin(client, demo_u
 
 def test_nobody_deactivates_their_own_account(client, demo_user):
     me = demo_user("usermgmtadmin")
-    response = signed_in_as(client, me).post(reverse("user_deactivate", args=[me.pk]), follow=True)
+    response = signed_in_as(client, me).post(
+        reverse("partnercenter:user_deactivate", args=[me.pk]), follow=True
+    )
     assert "You cannot deactivate your own account" in response.content.decode()
     assert User.objects.get(pk=me.pk).is_active
 
@@ -284,33 +291,41 @@ def test_deactivation_signs_the_user_out_everywhere_and_reactivation_does_not_un
     from demo.world import DEMO_PASSWORD
 
     agent_browser = Client()
-    agent_browser.post(reverse("login"), {"username": "helpdeskagent", "password": DEMO_PASSWORD})
+    agent_browser.post(
+        reverse("partnercenter:login"), {"username": "helpdeskagent", "password": DEMO_PASSWORD}
+    )
     second_browser = Client()
     second_browser.force_login(demo_user("helpdeskagent"))
     for browser in (agent_browser, second_browser):
-        assert browser.get(reverse("dashboard")).status_code == 200
+        assert browser.get(reverse("dashboard:dashboard")).status_code == 200
 
     agent = demo_user("helpdeskagent")
     admin = signed_in_as(client, demo_user("usermgmtadmin"))
-    response = admin.post(reverse("user_deactivate", args=[agent.pk]), follow=True)
+    response = admin.post(reverse("partnercenter:user_deactivate", args=[agent.pk]), follow=True)
     assert "Hanna Kovács was deactivated and signed out everywhere" in response.content.decode()
     assert not User.objects.get(pk=agent.pk).is_active
     for browser in (agent_browser, second_browser):
-        assert browser.get(reverse("dashboard")).url.startswith(reverse("login"))
+        assert browser.get(reverse("dashboard:dashboard")).url.startswith(
+            reverse("partnercenter:login")
+        )
 
     refused = Client().post(
-        reverse("login"), {"username": "helpdeskagent", "password": DEMO_PASSWORD}
+        reverse("partnercenter:login"), {"username": "helpdeskagent", "password": DEMO_PASSWORD}
     )
     assert refused.status_code == 200
     assert "correct username and password" in refused.content.decode()
     assert refused.context["user"].is_anonymous
 
-    admin.post(reverse("user_reactivate", args=[agent.pk]))
+    admin.post(reverse("partnercenter:user_reactivate", args=[agent.pk]))
     assert User.objects.get(pk=agent.pk).is_active
-    assert agent_browser.get(reverse("dashboard")).status_code == 302  # the old session is gone
+    assert (
+        agent_browser.get(reverse("dashboard:dashboard")).status_code == 302
+    )  # the old session is gone
     again = Client()
-    again.post(reverse("login"), {"username": "helpdeskagent", "password": DEMO_PASSWORD})
-    assert again.get(reverse("dashboard")).status_code == 200
+    again.post(
+        reverse("partnercenter:login"), {"username": "helpdeskagent", "password": DEMO_PASSWORD}
+    )
+    assert again.get(reverse("dashboard:dashboard")).status_code == 200
 
 
 def test_history_still_names_a_deactivated_user(client, demo_user, premium, partner_named):
@@ -323,15 +338,17 @@ def test_history_still_names_a_deactivated_user(client, demo_user, premium, part
         by=agent,
         expected_version=premium.version,
     )
-    signed_in_as(client, demo_user("globaladmin")).post(reverse("user_deactivate", args=[agent.pk]))
-    assert "Hanna Kovács" in client.get(reverse("history")).content.decode()
+    signed_in_as(client, demo_user("globaladmin")).post(
+        reverse("partnercenter:user_deactivate", args=[agent.pk])
+    )
+    assert "Hanna Kovács" in client.get(reverse("customers:history")).content.decode()
 
 
 def test_a_new_set_password_link_can_be_sent(client, demo_user, django_capture_on_commit_callbacks):
     agent = demo_user("salesagent")
     with django_capture_on_commit_callbacks(execute=True):
         response = signed_in_as(client, demo_user("usermgmtadmin")).post(
-            reverse("user_set_password_link", args=[agent.pk]), follow=True
+            reverse("partnercenter:user_set_password_link", args=[agent.pk]), follow=True
         )
     assert "A link to set a password was sent to salesagent@" in response.content.decode()
     assert mail.outbox[0].to == [agent.email]
@@ -351,7 +368,7 @@ def test_my_access_shows_a_customer_admin_the_table_and_that_staff_roles_do_not_
     client, demo_user
 ):
     client.force_login(demo_user("adatumadmin"))
-    html = client.get(reverse("my_access")).content.decode()
+    html = client.get(reverse("partnercenter:my_access")).content.decode()
     assert "You are an admin of Adatum Corporation" in html
     assert "Manage partner users and their roles" in html
     assert "Two-step verification is off" in html

@@ -1,7 +1,7 @@
 """Every URL of the product, with sample arguments, for tests that must cover them all."""
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.converters import IntConverter, SlugConverter, StringConverter, UUIDConverter
@@ -20,34 +20,49 @@ BACK_OFFICE_PREFIX = "backoffice/"
 
 @dataclass(frozen=True)
 class Route:
-    name: str
-    path: str
+    name: str  # namespaced, as `reverse()` takes it: "customers:customer_detail"
+    pattern: str  # the route as written in the URLconfs, prefixes joined
     view: object
+    converters: dict = field(default_factory=dict, compare=False)
 
     def __str__(self):
-        return self.name or self.path
+        return self.name or self.pattern
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        return tuple(self.converters)
+
+    def takes_int(self, param: str) -> bool:
+        return isinstance(self.converters[param], IntConverter)
+
+    def url(self, **values) -> str:
+        """This route with the given path arguments, taken as they are (even ones that
+        `reverse()` would refuse), so tests can forge what a browser could send."""
+        return "/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(values[m.group(1)]), self.pattern)
+
+    @property
+    def path(self) -> str:
+        """The route with a sample argument of the right kind in every slot."""
+        samples = {name: SAMPLE_ARGUMENTS[type(c)] for name, c in self.converters.items()}
+        return self.url(**samples)
 
 
-def _walk(patterns, prefix=""):
+def _walk(patterns, prefix="", namespace=""):
     for entry in patterns:
         if isinstance(entry, URLResolver):
-            yield from _walk(entry.url_patterns, prefix + str(entry.pattern))
+            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from _walk(entry.url_patterns, prefix + str(entry.pattern), inner)
         elif isinstance(entry, URLPattern):
-            yield prefix + str(entry.pattern), entry
-
-
-def _sample_path(route: str, pattern: URLPattern) -> str:
-    path = route
-    for name, converter in pattern.pattern.converters.items():
-        sample = SAMPLE_ARGUMENTS[type(converter)]
-        path = re.sub(rf"<(?:\w+:)?{name}>", sample, path)
-    return "/" + path
+            yield prefix + str(entry.pattern), namespace, entry
 
 
 def product_routes() -> list[Route]:
     """The product's own URLs (the Django admin back office has its own policy)."""
-    return [
-        Route(pattern.name or route, _sample_path(route, pattern), pattern.callback)
-        for route, pattern in _walk(get_resolver().url_patterns)
-        if not route.startswith(BACK_OFFICE_PREFIX)
-    ]
+    routes = []
+    for route, namespace, pattern in _walk(get_resolver().url_patterns):
+        if route.startswith(BACK_OFFICE_PREFIX):
+            continue
+        name = namespace + pattern.name if pattern.name else ""
+        # The root URLconf includes every app at "", so only the pattern itself has converters.
+        routes.append(Route(name, route, pattern.callback, dict(pattern.pattern.converters)))
+    return routes

@@ -1,0 +1,16 @@
+"""The root URLconf: the one place besides settings that knows every app."""
+
+from django.contrib import admin
+from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
+
+admin.site.site_header = _("partnercenter back office")
+admin.site.site_title = _("partnercenter back office")
+
+urlpatterns = [
+    path("", include("partnercenter.urls")),
+    path("", include("dashboard.urls")),
+    path("", include("customers.urls")),
+    path("", include("relationships.urls")),
+    path("backoffice/", admin.site.urls),
+]
