@@ -63,13 +63,16 @@ def _partnerships_for(user):
 @requires(Capability.VIEW_CUSTOMERS)
 def partnerships(request: AuthenticatedHttpRequest):
     """A provider's indirect resellers (or a reseller's providers), with partnership state."""
-    partner = request.user.partner
     form = PartnershipRequestForm(initial={"partner_id": request.GET.get("partner_id", "")})
+    return _partnerships_page(request, form)
+
+
+def _partnerships_page(request: AuthenticatedHttpRequest, form: PartnershipRequestForm):
     return TemplateResponse(
         request,
         "relationships/partnerships.html",
         {
-            "partner": partner,
+            "partner": request.user.partner,
             "partnerships": _partnerships_for(request.user),
             "form": form,
             "can_request": permits(request.user, ResellerPartnership, Action.REQUEST),
@@ -81,14 +84,15 @@ def partnerships(request: AuthenticatedHttpRequest):
 @requires(Capability.REQUEST_RELATIONSHIP)
 def partnership_request(request: AuthenticatedHttpRequest):
     """Ask a reseller, by partner id, for a partnership."""
-    partner = request.user.partner
     if not permits(request.user, ResellerPartnership, Action.REQUEST):
         raise PermissionDenied
     form = PartnershipRequestForm(request.POST)
     if form.is_valid():
         try:
             partnership = services.reseller_partnership_request(
-                provider=partner, partner_id=form.cleaned_data["partner_id"], by=request.user
+                provider=request.user.partner,
+                partner_id=form.cleaned_data["partner_id"],
+                by=request.user,
             )
         except DomainError as error:
             form.add_error("partner_id", error.message)
@@ -99,16 +103,7 @@ def partnership_request(request: AuthenticatedHttpRequest):
                 % {"reseller": partnership.reseller.name},
             )
             return redirect("customers:partnerships")
-    return TemplateResponse(
-        request,
-        "relationships/partnerships.html",
-        {
-            "partner": partner,
-            "partnerships": _partnerships_for(request.user),
-            "form": form,
-            "can_request": True,
-        },
-    )
+    return _partnerships_page(request, form)
 
 
 @require_http_methods(["GET", "POST"])

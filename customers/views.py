@@ -153,18 +153,11 @@ def subscription_support_contact(request: HtmxHttpRequest, customer_id, subscrip
                     % {"partner": form.cleaned_data["contact"]},
                 )
                 return _subscription_response(request, subscription)
-            if is_htmx_target(request, "contact-section"):
-                subscription = _subscription(request, customer_id, subscription_id)
-                return render_page(
-                    request,
-                    "customers/subscription_detail.html",
-                    _subscription_context(request, subscription, change=change),
-                    partial="contact-section",
-                    out_of_band=("history-section",),
+            if not is_htmx_target(request, "contact-section"):
+                return redirect(
+                    "customers:support_contact_change", customer_id, subscription_id, change.pk
                 )
-            return redirect(
-                "customers:support_contact_change", customer_id, subscription_id, change.pk
-            )
+            return _contact_section(request, subscription, change=change)
     return _subscription_response(request, subscription, form=form)
 
 
@@ -172,11 +165,17 @@ def _subscription_response(request: HtmxHttpRequest, subscription, *, form=None)
     """The subscription page (or its contact section, for htmx) showing the current state."""
     if form is None and not is_htmx_target(request, "contact-section"):
         return redirect("customers:subscription_detail", subscription.customer_id, subscription.pk)
+    return _contact_section(request, subscription, form=form)
+
+
+def _contact_section(request: HtmxHttpRequest, subscription, **shown):
+    """The contact section, with the history out of band, reloaded as it now stands; a whole
+    page when the request is not htmx's."""
     subscription = _subscription(request, subscription.customer_id, subscription.pk)
     return render_page(
         request,
         "customers/subscription_detail.html",
-        _subscription_context(request, subscription, form=form),
+        _subscription_context(request, subscription, **shown),
         partial="contact-section",
         out_of_band=("history-section",),
     )
@@ -203,11 +202,14 @@ def support_contact_change(
     )
 
 
-def _own_subscriptions(customer_admin):
-    return (
-        Subscription.objects.restrict(customer_admin, Action.VIEW)
+def _own_subscriptions_page(request: AuthenticatedHttpRequest, template: str):
+    subscriptions = (
+        Subscription.objects.restrict(request.user, Action.VIEW)
         .select_related("support_contact", "provider")
         .order_by("offer_name", "pk")
+    )
+    return TemplateResponse(
+        request, template, {"customer": request.user.customer, "subscriptions": subscriptions}
     )
 
 
@@ -215,21 +217,11 @@ def _own_subscriptions(customer_admin):
 @customer_admin_required
 def customer_admin_home(request: AuthenticatedHttpRequest):
     """A customer admin's overview of their organisation."""
-    subscriptions = _own_subscriptions(request.user)
-    return TemplateResponse(
-        request,
-        "customers/admin_home.html",
-        {"customer": request.user.customer, "subscriptions": subscriptions},
-    )
+    return _own_subscriptions_page(request, "customers/admin_home.html")
 
 
 @require_GET
 @customer_admin_required
 def customer_support(request: AuthenticatedHttpRequest):
     """For each subscription, the partner to contact for support and how to reach them."""
-    subscriptions = _own_subscriptions(request.user)
-    return TemplateResponse(
-        request,
-        "customers/customer_support.html",
-        {"customer": request.user.customer, "subscriptions": subscriptions},
-    )
+    return _own_subscriptions_page(request, "customers/customer_support.html")

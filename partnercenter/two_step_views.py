@@ -8,10 +8,10 @@ from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, resolve_url
 from django.template.response import TemplateResponse
-from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.qr import write_qrcode_image
@@ -45,31 +45,26 @@ def _next_url(request: AuthenticatedHttpRequest) -> str:
     return resolve_url("partnercenter:home")
 
 
-def _private(response):
-    add_never_cache_headers(response)
-    return response
-
-
 @require_GET
 @signed_in
+@never_cache
 def two_step_overview(request: AuthenticatedHttpRequest):
     """Whether two-step verification is on, with ways to set it up, renew codes or turn it off."""
     device = two_step.authenticator(request.user)
-    return _private(
-        TemplateResponse(
-            request,
-            "partnercenter/two_step.html",
-            {
-                "device": device,
-                "codes_left": two_step.recovery_codes_left(request.user) if device else 0,
-                "form": CodeForm(),
-            },
-        )
+    return TemplateResponse(
+        request,
+        "partnercenter/two_step.html",
+        {
+            "device": device,
+            "codes_left": two_step.recovery_codes_left(request.user) if device else 0,
+            "form": CodeForm(),
+        },
     )
 
 
 @require_http_methods(["GET", "POST"])
 @signed_in
+@never_cache
 def two_step_setup(request: AuthenticatedHttpRequest):
     """Scan the QR code (or type the key) into an authenticator app, then confirm a code."""
     if two_step.authenticator(request.user) is not None:
@@ -85,22 +80,21 @@ def two_step_setup(request: AuthenticatedHttpRequest):
             messages.success(request, _("Two-step verification is on."))
             return _codes_page(request, codes, next_url=_next_url(request))
     key = b32encode(two_step.setup_device(request).bin_key).decode()
-    return _private(
-        TemplateResponse(
-            request,
-            "partnercenter/two_step_setup.html",
-            {
-                "form": form,
-                "key": " ".join(key[i : i + 4] for i in range(0, len(key), 4)),
-                "required": request.user.two_step_required,
-                "next": _next_url(request),
-            },
-        )
+    return TemplateResponse(
+        request,
+        "partnercenter/two_step_setup.html",
+        {
+            "form": form,
+            "key": " ".join(key[i : i + 4] for i in range(0, len(key), 4)),
+            "required": request.user.two_step_required,
+            "next": _next_url(request),
+        },
     )
 
 
 @require_GET
 @signed_in
+@never_cache
 def two_step_qr(request: AuthenticatedHttpRequest):
     """The QR code (SVG) of the authenticator being set up: its secret, so never cached."""
     if two_step.authenticator(request.user) is not None:
@@ -108,21 +102,20 @@ def two_step_qr(request: AuthenticatedHttpRequest):
     device = two_step.setup_device(request)
     image = BytesIO()
     write_qrcode_image(device.config_url, image)
-    return _private(HttpResponse(image.getvalue(), content_type="image/svg+xml"))
+    return HttpResponse(image.getvalue(), content_type="image/svg+xml")
 
 
 def _codes_page(request: AuthenticatedHttpRequest, codes, *, next_url):
-    return _private(
-        TemplateResponse(
-            request,
-            "partnercenter/two_step_codes.html",
-            {"codes": codes, "next": next_url},
-        )
+    return TemplateResponse(
+        request,
+        "partnercenter/two_step_codes.html",
+        {"codes": codes, "next": next_url},
     )
 
 
 @require_http_methods(["GET", "POST"])
 @signed_in
+@never_cache
 def two_step_verify(request: AuthenticatedHttpRequest):
     """The second step of signing in: a code from the authenticator app or a recovery code."""
     if two_step.pending_step(request) != two_step.VERIFY:
@@ -144,17 +137,16 @@ def two_step_verify(request: AuthenticatedHttpRequest):
                     % {"left": two_step.recovery_codes_left(request.user)},
                 )
             return redirect(_next_url(request))
-    return _private(
-        TemplateResponse(
-            request,
-            "partnercenter/two_step_verify.html",
-            {"form": form, "next": _next_url(request)},
-        )
+    return TemplateResponse(
+        request,
+        "partnercenter/two_step_verify.html",
+        {"form": form, "next": _next_url(request)},
     )
 
 
 @require_POST
 @signed_in
+@never_cache
 def two_step_recovery_codes(request: AuthenticatedHttpRequest):
     """New recovery codes, shown once; the old ones stop working."""
     try:

@@ -19,14 +19,29 @@ urlpatterns = [
     path("users/add/", user_views.user_add, name="user_add"),
     path(USER, user_views.user_detail, name="user_detail"),
     path(USER + "roles/", user_views.user_roles, name="user_roles"),
-    path(USER + "deactivate/", user_views.user_deactivate, name="user_deactivate"),
-    path(USER + "reactivate/", user_views.user_reactivate, name="user_reactivate"),
+    path(
+        USER + "deactivate/",
+        user_views.user_action,
+        {"action": "deactivate"},
+        name="user_deactivate",
+    ),
+    path(
+        USER + "reactivate/",
+        user_views.user_action,
+        {"action": "reactivate"},
+        name="user_reactivate",
+    ),
     path(
         USER + "set-password-link/",
         user_views.user_set_password_link,
         name="user_set_password_link",
     ),
-    path(USER + "two-step-reset/", user_views.user_two_step_reset, name="user_two_step_reset"),
+    path(
+        USER + "two-step-reset/",
+        user_views.user_action,
+        {"action": "two_step_reset"},
+        name="user_two_step_reset",
+    ),
     path("support-profile/", user_views.support_profile, name="support_profile"),
     path(
         "support-profile/update/",

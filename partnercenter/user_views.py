@@ -7,6 +7,7 @@ from django.db.models import Exists, OuterRef
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -146,23 +147,33 @@ def _name(user: User) -> dict[str, str]:
     return {"user": user.get_full_name() or user.get_username(), "email": user.email}
 
 
-@require_POST
-@requires(Capability.MANAGE_USERS)
-def user_deactivate(request: AuthenticatedHttpRequest, user_id):
-    """Stop a staff user signing in, and sign them out everywhere."""
-    member = _manageable_user(request, user_id)
-    with told(request, _("%(user)s was deactivated and signed out everywhere.") % _name(member)):
-        services.user_deactivate(user=member, by=request.user)
-    return redirect("partnercenter:user_detail", member.pk)
+# The buttons on a user's page that need nothing but a click: the service each calls (with
+# `user=` and `by=`), and what the page says once it is done.
+USER_ACTIONS = {
+    "deactivate": (
+        services.user_deactivate,
+        gettext_lazy("%(user)s was deactivated and signed out everywhere."),
+    ),
+    "reactivate": (
+        services.user_reactivate,
+        gettext_lazy("%(user)s was reactivated and can sign in again."),
+    ),
+    "two_step_reset": (
+        two_step.two_step_reset,
+        gettext_lazy("Two-step verification of %(user)s was turned off."),
+    ),
+}
 
 
 @require_POST
 @requires(Capability.MANAGE_USERS)
-def user_reactivate(request: AuthenticatedHttpRequest, user_id):
-    """Let a deactivated staff user sign in again."""
+def user_action(request: AuthenticatedHttpRequest, user_id, action):
+    """Deactivate a staff user (and sign them out everywhere), reactivate them, or turn off their
+    two-step verification (a lost phone: they set it up again at their next sign-in)."""
     member = _manageable_user(request, user_id)
-    with told(request, _("%(user)s was reactivated and can sign in again.") % _name(member)):
-        services.user_reactivate(user=member, by=request.user)
+    service, done = USER_ACTIONS[action]
+    with told(request, done % _name(member)):
+        service(user=member, by=request.user)
     return redirect("partnercenter:user_detail", member.pk)
 
 
@@ -173,16 +184,6 @@ def user_set_password_link(request: AuthenticatedHttpRequest, user_id):
     member = _manageable_user(request, user_id)
     with told(request, _("A link to set a password was sent to %(email)s.") % _name(member)):
         services.set_password_link_send(user=member, by=request.user, site_url=_site_url(request))
-    return redirect("partnercenter:user_detail", member.pk)
-
-
-@require_POST
-@requires(Capability.MANAGE_USERS)
-def user_two_step_reset(request: AuthenticatedHttpRequest, user_id):
-    """Turn off a staff user's two-step verification (a lost phone); they set it up again."""
-    member = _manageable_user(request, user_id)
-    with told(request, _("Two-step verification of %(user)s was turned off.") % _name(member)):
-        two_step.two_step_reset(user=member, by=request.user)
     return redirect("partnercenter:user_detail", member.pk)
 
 

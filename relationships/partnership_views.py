@@ -1,7 +1,7 @@
 """A reseller answers a provider's partnership request."""
 
 from django.shortcuts import get_object_or_404, redirect
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from partnercenter.access import requires
@@ -25,32 +25,25 @@ def partnership_or_404(
     )
 
 
-def _answer_partnership(request: AuthenticatedHttpRequest, partnership_id, answer, done_message):
-    partnership = partnership_or_404(request, partnership_id, Action.ANSWER)
-    with told(request, done_message % {"provider": partnership.provider.name}):
-        answer(partnership=partnership, by=request.user)
-    return redirect("customers:partnerships")
-
-
-@require_POST
-@requires(Capability.REQUEST_RELATIONSHIP)
-def partnership_accept(request: AuthenticatedHttpRequest, partnership_id):
-    """The reseller accepts a provider's partnership request."""
-    return _answer_partnership(
-        request,
-        partnership_id,
+# A reseller's two answers: the service each calls, and what the page then says.
+ANSWERS = {
+    "accept": (
         services.reseller_partnership_accept,
-        _("You are now an indirect reseller of %(provider)s."),
-    )
+        gettext_lazy("You are now an indirect reseller of %(provider)s."),
+    ),
+    "decline": (
+        services.reseller_partnership_decline,
+        gettext_lazy("You declined the partnership request of %(provider)s."),
+    ),
+}
 
 
 @require_POST
 @requires(Capability.REQUEST_RELATIONSHIP)
-def partnership_decline(request: AuthenticatedHttpRequest, partnership_id):
-    """The reseller declines a provider's partnership request."""
-    return _answer_partnership(
-        request,
-        partnership_id,
-        services.reseller_partnership_decline,
-        _("You declined the partnership request of %(provider)s."),
-    )
+def partnership_answer(request: AuthenticatedHttpRequest, partnership_id, answer):
+    """The reseller accepts or declines a provider's partnership request."""
+    partnership = partnership_or_404(request, partnership_id, Action.ANSWER)
+    service, done = ANSWERS[answer]
+    with told(request, done % {"provider": partnership.provider.name}):
+        service(partnership=partnership, by=request.user)
+    return redirect("customers:partnerships")

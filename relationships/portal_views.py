@@ -5,6 +5,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from partnercenter.access import customer_admin_required, signed_in
@@ -45,38 +46,32 @@ def customer_partner_relationships(request: AuthenticatedHttpRequest):
     )
 
 
-def _answer_invitation(request: AuthenticatedHttpRequest, request_id, answer, done_message):
+# A customer's two answers to a relationship request: the service each calls, and what the page
+# then says.
+INVITATION_ANSWERS = {
+    "accept": (
+        services.relationship_request_accept,
+        gettext_lazy("You now work with %(partner)s."),
+    ),
+    "decline": (
+        services.relationship_request_decline,
+        gettext_lazy("You declined the request of %(partner)s."),
+    ),
+}
+
+
+@require_POST
+@customer_admin_required
+def invitation_answer(request: AuthenticatedHttpRequest, request_id, answer):
+    """Accept a partner's relationship request (with DAP if it asked for it), or decline it."""
     invitation = get_object_or_404(
         RelationshipRequest.objects.restrict(request.user, Action.ANSWER).select_related("partner"),
         pk=request_id,
     )
-    with told(request, done_message % {"partner": invitation.partner.name}):
-        answer(request=invitation, by=request.user)
+    service, done = INVITATION_ANSWERS[answer]
+    with told(request, done % {"partner": invitation.partner.name}):
+        service(request=invitation, by=request.user)
     return redirect("relationships:customer_partner_relationships")
-
-
-@require_POST
-@customer_admin_required
-def invitation_accept(request: AuthenticatedHttpRequest, request_id):
-    """Accept a partner's relationship request (with DAP if it asked for it)."""
-    return _answer_invitation(
-        request,
-        request_id,
-        services.relationship_request_accept,
-        _("You now work with %(partner)s."),
-    )
-
-
-@require_POST
-@customer_admin_required
-def invitation_decline(request: AuthenticatedHttpRequest, request_id):
-    """Decline a partner's relationship request."""
-    return _answer_invitation(
-        request,
-        request_id,
-        services.relationship_request_decline,
-        _("You declined the request of %(partner)s."),
-    )
 
 
 @require_GET

@@ -11,12 +11,14 @@ urlpatterns = [
     # A reseller answers a provider's partnership request.
     path(
         "partners/<int:partnership_id>/accept/",
-        partnership_views.partnership_accept,
+        partnership_views.partnership_answer,
+        {"answer": "accept"},
         name="partnership_accept",
     ),
     path(
         "partners/<int:partnership_id>/decline/",
-        partnership_views.partnership_decline,
+        partnership_views.partnership_answer,
+        {"answer": "decline"},
         name="partnership_decline",
     ),
     # The customer's portal: its partners, and the invitations it answers.
@@ -27,12 +29,14 @@ urlpatterns = [
     ),
     path(
         "admin/relationships/requests/<int:request_id>/accept/",
-        portal_views.invitation_accept,
+        portal_views.invitation_answer,
+        {"answer": "accept"},
         name="invitation_accept",
     ),
     path(
         "admin/relationships/requests/<int:request_id>/decline/",
-        portal_views.invitation_decline,
+        portal_views.invitation_answer,
+        {"answer": "decline"},
         name="invitation_decline",
     ),
     path("invitations/<token:token>/", portal_views.invitation, name="invitation"),
