@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from customers.models import Customer, Subscription, SupportContactChange
+from partnercenter.admin import ChangeRecordAdmin
 
 
 @admin.register(Customer)
@@ -31,9 +32,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
 
 
 @admin.register(SupportContactChange)
-class SupportContactChangeAdmin(admin.ModelAdmin):
-    """The history can be read here, never written."""
-
+class SupportContactChangeAdmin(ChangeRecordAdmin):
     list_display = [
         "changed_at",
         "subscription",
@@ -44,13 +43,3 @@ class SupportContactChangeAdmin(admin.ModelAdmin):
     ]
     list_filter = ["through"]
     list_select_related = ["subscription", "from_contact", "to_contact", "changed_by"]
-    date_hierarchy = "changed_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

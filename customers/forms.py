@@ -121,7 +121,7 @@ class HistoryFilterForm(forms.Form):
             *anyone,
             (SYSTEM, _("System")),
             *(
-                (str(u.pk), u.get_full_name() or u.get_username())
+                (str(u.pk), u.display_name)
                 for u in User.objects.filter(pk__in=changes.values("changed_by")).order_by(
                     "first_name", "last_name", "username"
                 )

@@ -6,26 +6,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from partnercenter.models import Partner
+from partnercenter.models import ChangeRecord, Partner, choices_check
 from partnercenter.policy import RestrictedQuerySet
-from partnercenter.records import ImmutableRecord
-
-
-def _choices_check(field: str, choices: type[models.TextChoices], name: str):
-    return models.CheckConstraint(
-        condition=models.Q(**{f"{field}__in": [c.value for c in choices]}), name=name
-    )
-
-
-class CustomerQuerySet(RestrictedQuerySet):
-    pass
-
-
-class SubscriptionQuerySet(RestrictedQuerySet):
-    pass
 
 
 class SubscriptionStatus(models.TextChoices):
@@ -60,7 +44,7 @@ class Customer(models.Model):
     domain = models.CharField(_("primary domain"), max_length=253, unique=True)
     name = models.CharField(_("company name"), max_length=200, db_index=True)
 
-    objects = CustomerQuerySet.as_manager()
+    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -125,17 +109,17 @@ class Subscription(models.Model):
     # silently overwrite a change made since.
     version = models.PositiveIntegerField(_("version"), default=1)
 
-    objects = SubscriptionQuerySet.as_manager()
+    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["customer__name", "offer_name", "pk"]
         verbose_name = _("subscription")
         verbose_name_plural = _("subscriptions")
         constraints = [
-            _choices_check("status", SubscriptionStatus, "subscription_status_valid"),
-            _choices_check("billing_cycle", BillingCycle, "subscription_billing_cycle_valid"),
-            _choices_check("term", Term, "subscription_term_valid"),
-            _choices_check("commerce_type", CommerceType, "subscription_commerce_type_valid"),
+            choices_check("status", SubscriptionStatus, "subscription_status_valid"),
+            choices_check("billing_cycle", BillingCycle, "subscription_billing_cycle_valid"),
+            choices_check("term", Term, "subscription_term_valid"),
+            choices_check("commerce_type", CommerceType, "subscription_commerce_type_valid"),
             models.CheckConstraint(
                 condition=models.Q(version__gte=1), name="subscription_version_positive"
             ),
@@ -174,7 +158,7 @@ class ChangeThrough(models.TextChoices):
     RELATIONSHIP_REMOVAL = "relationship_removal", _("Relationship removal")
 
 
-class SupportContactChange(ImmutableRecord):
+class SupportContactChange(ChangeRecord):
     """One change of a subscription's designated support contact. Never edited, never deleted."""
 
     Through = ChangeThrough
@@ -207,19 +191,12 @@ class SupportContactChange(ImmutableRecord):
     changed_at = models.DateTimeField(_("changed at"), default=timezone.now, db_index=True)
     through = models.CharField(_("through"), max_length=32, choices=Through.choices)
 
-    class Meta:
-        ordering = ["-changed_at", "-pk"]
+    class Meta(ChangeRecord.Meta):
         verbose_name = _("support contact change")
         verbose_name_plural = _("support contact changes")
         constraints = [
-            _choices_check("through", ChangeThrough, "support_contact_change_through_valid")
+            choices_check("through", ChangeThrough, "support_contact_change_through_valid")
         ]
 
     def __str__(self):
         return f"{self.subscription}: {self.from_contact} → {self.to_contact}"
-
-    @property
-    def changed_by_name(self) -> str:
-        if self.changed_by is None:
-            return gettext("System")
-        return self.changed_by.get_full_name() or self.changed_by.get_username()

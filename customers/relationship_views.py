@@ -32,10 +32,7 @@ def customer_relationships(request: AuthenticatedHttpRequest, customer_id):
         CustomerRelationship.objects.restrict(request.user, Action.VIEW)
         .live()
         .filter(customer=customer)
-        .annotate_permission(request.user, Action.REMOVE)
-        .annotate_permission(request.user, Action.REMOVE_DAP)
-        .select_related("partner")
-        .order_by("partner__name")
+        .listed_for(request.user)
     )
     requests = (
         RelationshipRequest.objects.restrict(request.user, Action.VIEW)

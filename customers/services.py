@@ -107,11 +107,7 @@ NOT_A_CANDIDATE = object()
 
 
 def _last_change(subscription: Subscription) -> SupportContactChange | None:
-    return (
-        subscription.support_contact_changes.select_related("changed_by", "to_contact")
-        .order_by("-changed_at", "-pk")
-        .first()
-    )
+    return subscription.support_contact_changes.select_related("changed_by", "to_contact").first()
 
 
 def support_contacts_fall_back(

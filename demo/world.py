@@ -228,10 +228,8 @@ def seed_demo_world() -> SeedReport:
 
 def _seed_base_world(report: SeedReport) -> None:
     """Contoso, its three resellers, Adatum and a few dozen more customers: the first world."""
-    provider = Partner.objects.create(
-        kind=Partner.Kind.INDIRECT_PROVIDER, tenant_id=_tenant(PROVIDER["name"]), **PROVIDER
-    )
-    resellers = {r["name"]: _reseller(r) for r in RESELLERS}
+    provider = _partner(Partner.Kind.INDIRECT_PROVIDER, PROVIDER)
+    resellers = {r["name"]: _partner(Partner.Kind.INDIRECT_RESELLER, r) for r in RESELLERS}
     report.add("partners", 1 + len(resellers))
     ResellerPartnership.objects.bulk_create(
         ResellerPartnership(provider=provider, reseller=r, state=RelationshipState.ACTIVE)
@@ -279,12 +277,9 @@ def _seed_multichannel_part(report: SeedReport) -> None:
     contoso = Partner.objects.get(partner_id=PROVIDER["partner_id"])
     fabrikam = Partner.objects.get(partner_id=RESELLERS[0]["partner_id"])
     adatum = Customer.objects.get(domain=ADATUM["domain"])
-    proseware = Partner.objects.create(
-        kind=Partner.Kind.INDIRECT_PROVIDER,
-        tenant_id=_tenant(SECOND_PROVIDER["name"]),
-        **SECOND_PROVIDER,
-    )
-    alpine, coho = _reseller(ALPINE), _reseller(COHO)
+    proseware = _partner(Partner.Kind.INDIRECT_PROVIDER, SECOND_PROVIDER)
+    alpine = _partner(Partner.Kind.INDIRECT_RESELLER, ALPINE)
+    coho = _partner(Partner.Kind.INDIRECT_RESELLER, COHO)
     report.add("partners", 3)
     ResellerPartnership.objects.bulk_create(
         [
@@ -323,10 +318,8 @@ def _seed_multichannel_part(report: SeedReport) -> None:
     report.add("support contact changes", 1)
 
 
-def _reseller(profile: dict) -> Partner:
-    return Partner.objects.create(
-        kind=Partner.Kind.INDIRECT_RESELLER, tenant_id=_tenant(profile["name"]), **profile
-    )
+def _partner(kind: str, profile: dict) -> Partner:
+    return Partner.objects.create(kind=kind, tenant_id=_tenant(profile["name"]), **profile)
 
 
 def _subscription(customer, provider, offer, nickname, quantity, cycle, term, commerce):

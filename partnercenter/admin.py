@@ -5,6 +5,21 @@ from django.utils.translation import gettext_lazy as _
 from partnercenter.models import Partner, RoleAssignment, RoleChange, User
 
 
+class ChangeRecordAdmin(admin.ModelAdmin):
+    """Changes kept for good (ChangeRecord) can be read here, never written."""
+
+    date_hierarchy = "changed_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Partner)
 class PartnerAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "partner_id", "tenant_id", "support_email"]
@@ -46,27 +61,19 @@ def _roles_of(user: User) -> set[str]:
 
 
 @admin.register(RoleChange)
-class RoleChangeAdmin(admin.ModelAdmin):
-    """The record of role changes can be read here, never written."""
-
+class RoleChangeAdmin(ChangeRecordAdmin):
     list_display = ["changed_at", "user", "from_display", "to_display", "changed_by"]
     list_select_related = ["user", "changed_by"]
     search_fields = ["user__username", "user__last_name", "changed_by__username"]
-    date_hierarchy = "changed_at"
 
     @admin.display(description=_("from"))
     def from_display(self, change):
-        return ", ".join(str(label) for label in change.from_labels) or "—"
+        return _joined(change.from_labels)
 
     @admin.display(description=_("to"))
     def to_display(self, change):
-        return ", ".join(str(label) for label in change.to_labels) or "—"
+        return _joined(change.to_labels)
 
-    def has_add_permission(self, request):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+def _joined(labels) -> str:
+    return ", ".join(str(label) for label in labels) or "—"

@@ -21,6 +21,13 @@ from partnercenter.roles import Capability, Role, capabilities_for
 partner_id_validator = RegexValidator(r"^[0-9]{4,12}$", _("A partner id is 4 to 12 digits."))
 
 
+def choices_check(field: str, choices: type[models.TextChoices], name: str):
+    """A database check that `field` holds one of `choices`, not only a form's."""
+    return models.CheckConstraint(
+        condition=models.Q(**{f"{field}__in": [c.value for c in choices]}), name=name
+    )
+
+
 class PartnerKind(models.TextChoices):
     INDIRECT_PROVIDER = "indirect_provider", _("Indirect provider")
     INDIRECT_RESELLER = "indirect_reseller", _("Indirect reseller")
@@ -73,10 +80,7 @@ class Partner(models.Model):
         verbose_name = _("partner")
         verbose_name_plural = _("partners")
         constraints = [
-            models.CheckConstraint(
-                condition=models.Q(kind__in=PartnerKind.values),
-                name="partner_kind_valid",
-            ),
+            choices_check("kind", PartnerKind, "partner_kind_valid"),
             models.CheckConstraint(
                 condition=~models.Q(partner_id=""), name="partner_partner_id_not_empty"
             ),
@@ -147,6 +151,10 @@ class User(AbstractUser):
         ]
 
     @property
+    def display_name(self) -> str:
+        return self.get_full_name() or self.get_username()
+
+    @property
     def is_partner_staff(self) -> bool:
         return self.partner_id is not None
 
@@ -203,17 +211,29 @@ class RoleAssignment(models.Model):
         verbose_name_plural = _("role assignments")
         constraints = [
             models.UniqueConstraint(fields=["user", "role"], name="role_assignment_unique"),
-            models.CheckConstraint(
-                condition=models.Q(role__in=[r.value for r in Role]),
-                name="role_assignment_role_valid",
-            ),
+            choices_check("role", Role, "role_assignment_role_valid"),
         ]
 
     def __str__(self):
         return f"{self.user} – {self.get_role_display()}"
 
 
-class RoleChange(ImmutableRecord):
+class ChangeRecord(ImmutableRecord):
+    """A change kept for good, newest first. Subclasses declare `changed_at` and `changed_by`
+    (a user; empty: the system)."""
+
+    class Meta:
+        abstract = True
+        ordering = ["-changed_at", "-pk"]
+
+    @property
+    def changed_by_name(self) -> str:
+        if self.changed_by is None:
+            return gettext("System")
+        return self.changed_by.display_name
+
+
+class RoleChange(ChangeRecord):
     """One change of a staff user's roles: whose, by whom, from what to what, when.
     Never edited, never deleted."""
 
@@ -233,8 +253,7 @@ class RoleChange(ImmutableRecord):
     to_roles = models.JSONField(_("to"), default=list, blank=True)
     changed_at = models.DateTimeField(_("changed at"), default=timezone.now, db_index=True)
 
-    class Meta:
-        ordering = ["-changed_at", "-pk"]
+    class Meta(ChangeRecord.Meta):
         verbose_name = _("role change")
         verbose_name_plural = _("role changes")
         indexes = [
@@ -256,12 +275,6 @@ class RoleChange(ImmutableRecord):
     @property
     def to_labels(self) -> list[str]:
         return _labels(self.to_roles)
-
-    @property
-    def changed_by_name(self) -> str:
-        if self.changed_by is None:
-            return gettext("System")
-        return self.changed_by.get_full_name() or self.changed_by.get_username()
 
 
 def _labels(values) -> list[str]:

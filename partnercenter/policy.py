@@ -68,6 +68,22 @@ def _resellers_of(provider_id: int):
     return partnership.objects.filter(provider_id=provider_id).values("reseller_id")
 
 
+def _where(field: str) -> Scope:
+    """The rows whose `field` is the principal's own id."""
+    return lambda principal: Q(**{field: principal})
+
+
+_ITSELF = _where("pk")
+_OF_PARTNER = _where("partner_id")
+_OF_CUSTOMER = _where("customer_id")
+_OF_PROVIDER = _where("provider_id")
+_OF_RESELLER = _where("reseller_id")
+
+
+def _customers_reached(partner: int) -> Q:
+    return Q(pk__in=_customers_of(partner))
+
+
 def _subscriptions_of_provider(p: int) -> Q:
     return Q(provider_id=p, customer_id__in=_customers_of(p))
 
@@ -90,6 +106,11 @@ def _requests_of(partner: int) -> Q:
     return Q(requested_through_id=partner) | Q(partner_id=partner)
 
 
+def _staff_alike(capability: Capability, reach: Scope, customer_admin: Scope | None = None) -> Rule:
+    """A rule that reaches the same rows for staff of a provider and of a reseller."""
+    return Rule(capability, provider=reach, reseller=reach, customer_admin=customer_admin)
+
+
 _CUSTOMER = "customers.customer"
 _SUBSCRIPTION = "customers.subscription"
 _CHANGE = "customers.supportcontactchange"
@@ -99,92 +120,54 @@ _REQUEST = "relationships.relationshiprequest"
 _USER = "partnercenter.user"
 _PARTNER = "partnercenter.partner"
 
+_HISTORY = Rule(Capability.VIEW_HISTORY, provider=_changes_of_provider, reseller=_changes_naming)
+# A relationship ends only by one of its two parties: never by a third partner. (Scopes
+# say who may act; the services say, with a message, when the state no longer allows it.)
+_ENDED_BY_A_PARTY = _staff_alike(
+    Capability.REMOVE_RELATIONSHIP, _OF_PARTNER, customer_admin=_OF_CUSTOMER
+)
+
 POLICY: dict[tuple[str, Action], Rule] = {
-    (_CUSTOMER, Action.VIEW): Rule(
-        Capability.VIEW_CUSTOMERS,
-        provider=lambda p: Q(pk__in=_customers_of(p)),
-        reseller=lambda r: Q(pk__in=_customers_of(r)),
-        customer_admin=lambda c: Q(pk=c),
+    (_CUSTOMER, Action.VIEW): _staff_alike(
+        Capability.VIEW_CUSTOMERS, _customers_reached, customer_admin=_ITSELF
     ),
-    (_CUSTOMER, Action.REQUEST): Rule(
-        Capability.REQUEST_RELATIONSHIP,
-        provider=lambda p: Q(pk__in=_customers_of(p)),
-        reseller=lambda r: Q(pk__in=_customers_of(r)),
-    ),
+    (_CUSTOMER, Action.REQUEST): _staff_alike(Capability.REQUEST_RELATIONSHIP, _customers_reached),
     (_SUBSCRIPTION, Action.VIEW): Rule(
         Capability.VIEW_CUSTOMERS,
         provider=_subscriptions_of_provider,
-        reseller=lambda r: Q(support_contact_id=r),  # read only
-        customer_admin=lambda c: Q(customer_id=c),
+        reseller=_where("support_contact_id"),  # read only
+        customer_admin=_OF_CUSTOMER,
     ),
     (_SUBSCRIPTION, Action.ASSIGN): Rule(
         Capability.ASSIGN_SUPPORT_CONTACT, provider=_subscriptions_of_provider
     ),
-    (_CHANGE, Action.VIEW): Rule(
-        Capability.VIEW_HISTORY, provider=_changes_of_provider, reseller=_changes_naming
-    ),
-    (_CHANGE, Action.EXPORT): Rule(
-        Capability.VIEW_HISTORY, provider=_changes_of_provider, reseller=_changes_naming
-    ),
+    (_CHANGE, Action.VIEW): _HISTORY,
+    (_CHANGE, Action.EXPORT): _HISTORY,
     (_RELATIONSHIP, Action.VIEW): Rule(
         Capability.VIEW_CUSTOMERS,
         provider=_relationships_seen_by_provider,
-        reseller=lambda r: Q(partner_id=r),  # never the customer's other partners
-        customer_admin=lambda c: Q(customer_id=c),
+        reseller=_OF_PARTNER,  # never the customer's other partners
+        customer_admin=_OF_CUSTOMER,
     ),
-    # A relationship ends only by one of its two parties: never by a third partner. (Scopes
-    # say who may act; the services say, with a message, when the state no longer allows it.)
-    (_RELATIONSHIP, Action.REMOVE): Rule(
-        Capability.REMOVE_RELATIONSHIP,
-        provider=lambda p: Q(partner_id=p),
-        reseller=lambda r: Q(partner_id=r),
-        customer_admin=lambda c: Q(customer_id=c),
-    ),
-    (_RELATIONSHIP, Action.REMOVE_DAP): Rule(
-        Capability.REMOVE_RELATIONSHIP,
-        provider=lambda p: Q(partner_id=p),
-        reseller=lambda r: Q(partner_id=r),
-        customer_admin=lambda c: Q(customer_id=c),
-    ),
+    (_RELATIONSHIP, Action.REMOVE): _ENDED_BY_A_PARTY,
+    (_RELATIONSHIP, Action.REMOVE_DAP): _ENDED_BY_A_PARTY,
     (_PARTNERSHIP, Action.VIEW): Rule(
-        Capability.VIEW_CUSTOMERS,
-        provider=lambda p: Q(provider_id=p),
-        reseller=lambda r: Q(reseller_id=r),
+        Capability.VIEW_CUSTOMERS, provider=_OF_PROVIDER, reseller=_OF_RESELLER
     ),
     (_PARTNERSHIP, Action.REQUEST): Rule(Capability.REQUEST_RELATIONSHIP, provider=EVERYTHING),
-    (_PARTNERSHIP, Action.ANSWER): Rule(
-        Capability.REQUEST_RELATIONSHIP, reseller=lambda r: Q(reseller_id=r)
-    ),
+    (_PARTNERSHIP, Action.ANSWER): Rule(Capability.REQUEST_RELATIONSHIP, reseller=_OF_RESELLER),
     (_PARTNERSHIP, Action.REMOVE): Rule(
-        Capability.REMOVE_RELATIONSHIP,
-        provider=lambda p: Q(provider_id=p),
-        reseller=lambda r: Q(reseller_id=r),
+        Capability.REMOVE_RELATIONSHIP, provider=_OF_PROVIDER, reseller=_OF_RESELLER
     ),
-    (_REQUEST, Action.VIEW): Rule(
-        Capability.VIEW_CUSTOMERS,
-        provider=_requests_of,
-        reseller=_requests_of,
-        customer_admin=lambda c: Q(customer_id=c),
+    (_REQUEST, Action.VIEW): _staff_alike(
+        Capability.VIEW_CUSTOMERS, _requests_of, customer_admin=_OF_CUSTOMER
     ),
-    (_REQUEST, Action.SHARE): Rule(
-        Capability.REQUEST_RELATIONSHIP, provider=_requests_of, reseller=_requests_of
-    ),
-    (_REQUEST, Action.ANSWER): Rule(customer_admin=lambda c: Q(customer_id=c)),
-    (_PARTNER, Action.VIEW): Rule(  # the support profile, as the partner's own staff see it
-        Capability.VIEW_SUPPORT_PROFILE,
-        provider=lambda p: Q(pk=p),
-        reseller=lambda r: Q(pk=r),
-    ),
-    (_PARTNER, Action.EDIT): Rule(
-        Capability.EDIT_SUPPORT_PROFILE,
-        provider=lambda p: Q(pk=p),
-        reseller=lambda r: Q(pk=r),
-    ),
-    (_USER, Action.MANAGE): Rule(
-        Capability.MANAGE_USERS,
-        provider=lambda p: Q(partner_id=p),
-        reseller=lambda r: Q(partner_id=r),
-    ),
+    (_REQUEST, Action.SHARE): _staff_alike(Capability.REQUEST_RELATIONSHIP, _requests_of),
+    (_REQUEST, Action.ANSWER): Rule(customer_admin=_OF_CUSTOMER),
+    # the support profile, as the partner's own staff see it
+    (_PARTNER, Action.VIEW): _staff_alike(Capability.VIEW_SUPPORT_PROFILE, _ITSELF),
+    (_PARTNER, Action.EDIT): _staff_alike(Capability.EDIT_SUPPORT_PROFILE, _ITSELF),
+    (_USER, Action.MANAGE): _staff_alike(Capability.MANAGE_USERS, _OF_PARTNER),
 }
 
 

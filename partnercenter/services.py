@@ -36,12 +36,14 @@ def _lock_partner(partner_id: int) -> Partner:
     return Partner.objects.select_for_update().get(pk=partner_id)
 
 
-def _check_manager(by: User, partner_id: int) -> None:
+def check_manager(by: User, partner_id: int) -> None:
+    """Refuse unless `by` may manage the users of the partner `partner_id`."""
     if not (by.partner_id == partner_id and permits(by, User, Action.MANAGE)):
         raise DomainError(_("You may not manage the users of this partner."))
 
 
-def _check_may_touch_global_admin(by: User, user: User) -> None:
+def check_may_touch_global_admin(by: User, user: User) -> None:
+    """Refuse unless `by` is a global admin too, when `user` is one."""
     if Role.GLOBAL_ADMIN in user.roles and Role.GLOBAL_ADMIN not in by.roles:
         raise DomainError(_("Only a global admin may change the account of another global admin."))
 
@@ -67,6 +69,14 @@ def _fresh(user: User) -> User:
     return User.objects.select_related("partner").get(pk=user.pk)
 
 
+def _locked_for_change(user: User, by: User) -> User:
+    """The user as stored now, once their partner is locked and `by` may manage them."""
+    _lock_partner(user.partner_id)
+    user = _fresh(user)
+    check_manager(by, user.partner_id)
+    return user
+
+
 def user_invite(
     *,
     partner: Partner,
@@ -82,7 +92,7 @@ def user_invite(
     roles = _clean_roles(roles)
     with transaction.atomic():
         _lock_partner(partner.pk)
-        _check_manager(by, partner.pk)
+        check_manager(by, partner.pk)
         if Role.GLOBAL_ADMIN in roles and Role.GLOBAL_ADMIN not in by.roles:
             raise DomainError(_("Only a global admin may grant the global admin role."))
         user = User(
@@ -107,9 +117,7 @@ def user_roles_set(*, user: User, roles: Iterable[str], by: User) -> User:
     """Give `user` exactly `roles`; the partner keeps at least one active global admin."""
     wanted = _clean_roles(roles)
     with transaction.atomic():
-        _lock_partner(user.partner_id)
-        user = _fresh(user)
-        _check_manager(by, user.partner_id)
+        user = _locked_for_change(user, by)
         if user.pk == by.pk:
             raise DomainError(_("You cannot change your own roles. Ask another admin to do it."))
         held = user.roles
@@ -134,9 +142,7 @@ def user_roles_set(*, user: User, roles: Iterable[str], by: User) -> User:
 def user_deactivate(*, user: User, by: User) -> User:
     """Stop `user` signing in and end all their sessions; the history still names them."""
     with transaction.atomic():
-        _lock_partner(user.partner_id)
-        user = _fresh(user)
-        _check_manager(by, user.partner_id)
+        user = _locked_for_change(user, by)
         if not user.is_active:
             return user
         if _is_last_active_global_admin(user):
@@ -145,7 +151,7 @@ def user_deactivate(*, user: User, by: User) -> User:
             raise DomainError(
                 _("You cannot deactivate your own account. Ask another admin to do it.")
             )
-        _check_may_touch_global_admin(by, user)
+        check_may_touch_global_admin(by, user)
         # A new session generation changes the session hash: every session of the user ends
         # at its next request, and stays ended if the user is reactivated later.
         User.objects.filter(pk=user.pk).update(
@@ -157,10 +163,8 @@ def user_deactivate(*, user: User, by: User) -> User:
 def user_reactivate(*, user: User, by: User) -> User:
     """Let a deactivated user sign in again (with the password they had)."""
     with transaction.atomic():
-        _lock_partner(user.partner_id)
-        user = _fresh(user)
-        _check_manager(by, user.partner_id)
-        _check_may_touch_global_admin(by, user)
+        user = _locked_for_change(user, by)
+        check_may_touch_global_admin(by, user)
         if not user.is_active:
             User.objects.filter(pk=user.pk).update(is_active=True)
     return _fresh(user)
@@ -170,8 +174,8 @@ def set_password_link_send(*, user: User, by: User, site_url: str) -> None:
     """Email `user` a new link to set their password (the old password keeps working)."""
     with transaction.atomic():
         user = _fresh(user)
-        _check_manager(by, user.partner_id)
-        _check_may_touch_global_admin(by, user)
+        check_manager(by, user.partner_id)
+        check_may_touch_global_admin(by, user)
         if not user.is_active:
             raise DomainError(
                 _("%(user)s is deactivated; reactivate them before sending a link.") % _names(user)
@@ -201,7 +205,7 @@ def _send_set_password_link(*, user: User, by: User, site_url: str, welcome: boo
     context = {
         "user": user,
         "partner": user.partner,
-        "by": by.get_full_name() or by.get_username(),
+        "by": by.display_name,
         "link": site_url.rstrip("/") + set_password_path(user),
         "days": max(1, settings.PASSWORD_RESET_TIMEOUT // 86400),
         "welcome": welcome,
@@ -220,7 +224,7 @@ def _send_set_password_link(*, user: User, by: User, site_url: str, welcome: boo
 
 
 def _names(user: User) -> dict[str, str]:
-    return {"user": user.get_full_name() or user.get_username(), "partner": str(user.partner)}
+    return {"user": user.display_name, "partner": str(user.partner)}
 
 
 SUPPORT_PROFILE_FIELDS = ("support_email", "support_phone", "support_website", "support_hours")

@@ -28,7 +28,7 @@ from django_otp.util import random_hex
 
 from partnercenter.errors import DomainError
 from partnercenter.models import User
-from partnercenter.roles import Capability, Role
+from partnercenter.services import check_manager, check_may_touch_global_admin
 
 PENDING_SESSION_KEY = "two_step_pending"
 # The authenticator being set up: {"key": hex secret, "failures": n, "failed_at": unix time}.
@@ -229,13 +229,11 @@ def two_step_turn_off(*, request, code: str) -> None:
 def two_step_reset(*, user: User, by: User) -> None:
     """An admin turns off someone's two-step verification (a lost phone). A global admin
     is asked to set it up again at their next sign-in."""
-    if not (by.partner_id == user.partner_id and by.can(Capability.MANAGE_USERS)):
-        raise DomainError(_("You may not manage the users of this partner."))
+    check_manager(by, user.partner_id)
     if user.pk == by.pk:
         raise DomainError(
             _("Turn off your own two-step verification on your Two-step verification page.")
         )
-    if Role.GLOBAL_ADMIN in user.roles and Role.GLOBAL_ADMIN not in by.roles:
-        raise DomainError(_("Only a global admin may change the account of another global admin."))
+    check_may_touch_global_admin(by, user)
     with transaction.atomic():
         _remove_devices(user)

@@ -144,7 +144,7 @@ def user_roles(request: AuthenticatedHttpRequest, user_id):
 
 
 def _name(user: User) -> dict[str, str]:
-    return {"user": user.get_full_name() or user.get_username(), "email": user.email}
+    return {"user": user.display_name, "email": user.email}
 
 
 # The buttons on a user's page that need nothing but a click: the service each calls (with

@@ -8,8 +8,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from partnercenter.models import Partner
-from partnercenter.policy import RestrictedQuerySet
+from partnercenter.models import Partner, choices_check
+from partnercenter.policy import Action, RestrictedQuerySet
 
 REQUEST_LIFETIME = timedelta(days=30)
 
@@ -20,15 +20,19 @@ class RelationshipState(models.TextChoices):
     REMOVED = "removed", _("Removed")
 
 
-def _state_check(name: str):
-    return models.CheckConstraint(
-        condition=models.Q(state__in=[s.value for s in RelationshipState]), name=name
-    )
+_LIVE = ~models.Q(state=RelationshipState.REMOVED)  # requested or active
 
 
-class ResellerPartnershipQuerySet(RestrictedQuerySet):
+def _one_live_per_pair(fields: list[str], name: str):
+    return models.UniqueConstraint(fields=fields, condition=_LIVE, name=name)
+
+
+class RelationshipQuerySet(RestrictedQuerySet):
     def live(self):
-        return self.exclude(state=RelationshipState.REMOVED)
+        return self.filter(_LIVE)
+
+    def active(self):
+        return self.filter(state=RelationshipState.ACTIVE)
 
 
 class ResellerPartnership(models.Model):
@@ -59,35 +63,35 @@ class ResellerPartnership(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
-    objects = ResellerPartnershipQuerySet.as_manager()
+    objects = RelationshipQuerySet.as_manager()
 
     class Meta:
         ordering = ["provider__name", "reseller__name"]
         verbose_name = _("reseller partnership")
         verbose_name_plural = _("reseller partnerships")
         constraints = [
-            _state_check("reseller_partnership_state_valid"),
+            choices_check("state", RelationshipState, "reseller_partnership_state_valid"),
             models.CheckConstraint(
                 condition=~models.Q(provider=models.F("reseller")),
                 name="reseller_partnership_not_with_itself",
             ),
-            models.UniqueConstraint(
-                fields=["provider", "reseller"],
-                condition=~models.Q(state=RelationshipState.REMOVED),
-                name="reseller_partnership_one_live_per_pair",
-            ),
+            _one_live_per_pair(["provider", "reseller"], "reseller_partnership_one_live_per_pair"),
         ]
 
     def __str__(self):
         return f"{self.provider} ↔ {self.reseller} ({self.get_state_display()})"
 
 
-class CustomerRelationshipQuerySet(RestrictedQuerySet):
-    def live(self):
-        return self.exclude(state=RelationshipState.REMOVED)
-
-    def active(self):
-        return self.filter(state=RelationshipState.ACTIVE)
+class CustomerRelationshipQuerySet(RelationshipQuerySet):
+    def listed_for(self, user):
+        """As the relationship pages list them: by partner, each marked with whether `user` may
+        end it (`may_remove`) or give up its delegated admin privileges (`may_remove_dap`)."""
+        return (
+            self.annotate_permission(user, Action.REMOVE)
+            .annotate_permission(user, Action.REMOVE_DAP)
+            .select_related("partner")
+            .order_by("partner__name")
+        )
 
 
 class CustomerRelationship(models.Model):
@@ -124,12 +128,8 @@ class CustomerRelationship(models.Model):
         verbose_name = _("customer relationship")
         verbose_name_plural = _("customer relationships")
         constraints = [
-            _state_check("customer_relationship_state_valid"),
-            models.UniqueConstraint(
-                fields=["partner", "customer"],
-                condition=~models.Q(state=RelationshipState.REMOVED),
-                name="customer_relationship_one_live_per_pair",
-            ),
+            choices_check("state", RelationshipState, "customer_relationship_state_valid"),
+            _one_live_per_pair(["partner", "customer"], "customer_relationship_one_live_per_pair"),
         ]
 
     def __str__(self):
@@ -230,10 +230,7 @@ class RelationshipRequest(models.Model):
         verbose_name = _("relationship request")
         verbose_name_plural = _("relationship requests")
         constraints = [
-            models.CheckConstraint(
-                condition=models.Q(state__in=RequestState.values),
-                name="relationship_request_state_valid",
-            ),
+            choices_check("state", RequestState, "relationship_request_state_valid"),
             models.CheckConstraint(
                 condition=models.Q(expires_at__gt=models.F("created_at")),
                 name="relationship_request_expires_after_creation",

@@ -23,10 +23,7 @@ def customer_partner_relationships(request: AuthenticatedHttpRequest):
     relationships = (
         CustomerRelationship.objects.restrict(request.user, Action.VIEW)
         .active()
-        .annotate_permission(request.user, Action.REMOVE)
-        .annotate_permission(request.user, Action.REMOVE_DAP)
-        .select_related("partner")
-        .order_by("partner__name")
+        .listed_for(request.user)
     )
     pending = (
         RelationshipRequest.objects.restrict(request.user, Action.VIEW)

@@ -56,7 +56,9 @@ def _partnership_exists(reseller: Partner, current: ResellerPartnership | None):
     )
 
 
-def _requested_partnership(partnership_id: int, by: User) -> ResellerPartnership:
+@transaction.atomic
+def _partnership_answer(partnership_id: int, by: User, state: str) -> ResellerPartnership:
+    """The reseller's answer to a requested partnership: `state` (active or removed)."""
     partnership = (
         ResellerPartnership.objects.restrict(by, Action.ANSWER)
         .select_for_update(of=("self",))
@@ -65,23 +67,17 @@ def _requested_partnership(partnership_id: int, by: User) -> ResellerPartnership
     )
     if partnership is None or partnership.state != RelationshipState.REQUESTED:
         raise DomainError(_("This partnership request is no longer open; nothing changed."))
+    partnership.state = state
+    partnership.save(update_fields=["state", "updated_at"])
     return partnership
 
 
-@transaction.atomic
 def reseller_partnership_accept(*, partnership: ResellerPartnership, by: User):
-    partnership = _requested_partnership(partnership.pk, by)
-    partnership.state = RelationshipState.ACTIVE
-    partnership.save(update_fields=["state", "updated_at"])
-    return partnership
+    return _partnership_answer(partnership.pk, by, RelationshipState.ACTIVE)
 
 
-@transaction.atomic
 def reseller_partnership_decline(*, partnership: ResellerPartnership, by: User):
-    partnership = _requested_partnership(partnership.pk, by)
-    partnership.state = RelationshipState.REMOVED
-    partnership.save(update_fields=["state", "updated_at"])
-    return partnership
+    return _partnership_answer(partnership.pk, by, RelationshipState.REMOVED)
 
 
 # Partner ↔ customer relationships -----------------------------------------------------------
@@ -94,9 +90,8 @@ def requestable_partners(provider_or_reseller: Partner) -> list[Partner]:
     if provider_or_reseller.is_provider:
         partners += [
             p.reseller
-            for p in ResellerPartnership.objects.filter(
-                provider=provider_or_reseller, state=RelationshipState.ACTIVE
-            )
+            for p in ResellerPartnership.objects.active()
+            .filter(provider=provider_or_reseller)
             .select_related("reseller")
             .order_by("reseller__name")
         ]
