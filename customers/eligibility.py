@@ -3,16 +3,23 @@
 Eligible for a subscription: its indirect provider, plus every indirect reseller that has an
 active partnership with that provider AND an active relationship with the customer AND
 delegated admin privileges for that customer. Every other reseller the provider knows is "not
-listed", with the first reason that rules it out.
+listed", with the first reason that rules it out: the subscription page names those tied to the
+customer (a relationship or an open request), and finds any other by name or partner id.
 """
 
 from dataclasses import dataclass
 
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from partnercenter.models import Partner
-from relationships.models import CustomerRelationship, RelationshipState, ResellerPartnership
+from relationships.models import (
+    CustomerRelationship,
+    RelationshipRequest,
+    RelationshipState,
+    ResellerPartnership,
+)
 
 
 class NotListedReason(models.TextChoices):
@@ -42,30 +49,73 @@ class ContactOptions:
 
 
 def contact_options(subscription) -> ContactOptions:
-    """The eligible and the not-listed partners for `subscription` (two queries), for display.
+    """The eligible partners of `subscription`, and the resellers tied to its customer (a live
+    relationship or an open request) that are not, each with its reason. Two queries, however
+    many resellers the provider has: the others are found by `standing_of_resellers`.
 
     Only resellers the provider knows (a partnership with it in any state) are listed either
     way: the customer's other partners are none of its business.
     """
-    provider = subscription.provider
+    relationships = _relationships_by_partner(subscription.customer_id)
+    requested = RelationshipRequest.objects.open().filter(customer_id=subscription.customer_id)
     partnerships = _by_reseller(
-        ResellerPartnership.objects.filter(provider=provider).select_related("reseller")
-    )
-    relationships = {
-        r.partner_id: r
-        for r in CustomerRelationship.objects.live().filter(
-            customer_id=subscription.customer_id, partner_id__in=list(partnerships)
+        ResellerPartnership.objects.filter(provider_id=subscription.provider_id)
+        .filter(
+            Q(reseller_id__in=list(relationships))
+            | Q(reseller_id__in=requested.values("partner_id"))
         )
-    }
-    eligible, not_listed = [provider], []
-    resellers = sorted((p.reseller for p in partnerships.values()), key=lambda p: p.name.casefold())
-    for reseller in resellers:
-        reason = _reason_not_listed(partnerships.get(reseller.pk), relationships.get(reseller.pk))
-        if reason is None:
-            eligible.append(reseller)
+        .select_related("reseller")
+    )
+    eligible, not_listed = [subscription.provider], []
+    for standing in _standings(partnerships, relationships):
+        if standing.reason is None:
+            eligible.append(standing.partner)
         else:
-            not_listed.append(NotListed(reseller, reason))
+            not_listed.append(NotListed(standing.partner, standing.reason))
     return ContactOptions(eligible=eligible, not_listed=not_listed)
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where a reseller stands for one subscription: why it is not listed, or None: eligible."""
+
+    partner: Partner
+    reason: NotListedReason | None
+
+
+def standing_of_resellers(subscription, query: str, *, limit: int = 10) -> list[Standing]:
+    """The provider's resellers whose name holds `query` or whose partner id is `query`, by
+    name (at most `limit`), each with where it stands: "Why is a reseller not listed?"."""
+    match = Q(name__icontains=query) | Q(partner_id=query)
+    resellers = list(
+        Partner.objects.resellers()
+        .filter(match, provider_partnerships__provider_id=subscription.provider_id)
+        .distinct()
+        .order_by("name", "pk")[:limit]
+    )
+    partnerships = _by_reseller(
+        ResellerPartnership.objects.filter(
+            provider_id=subscription.provider_id, reseller__in=resellers
+        ).select_related("reseller")
+    )
+    relationships = _relationships_by_partner(subscription.customer_id, partners=resellers)
+    return _standings(partnerships, relationships)
+
+
+def _relationships_by_partner(customer_id, partners=None) -> dict:
+    relationships = CustomerRelationship.objects.live().filter(customer_id=customer_id)
+    if partners is not None:
+        relationships = relationships.filter(partner__in=partners)
+    return {r.partner_id: r for r in relationships}
+
+
+def _standings(partnerships: dict, relationships: dict) -> list[Standing]:
+    """Each reseller of `partnerships` (one per reseller), by name, with where it stands."""
+    resellers = sorted((p.reseller for p in partnerships.values()), key=lambda p: p.name.casefold())
+    return [
+        Standing(r, _reason_not_listed(partnerships.get(r.pk), relationships.get(r.pk)))
+        for r in resellers
+    ]
 
 
 class NotACandidate(Exception):

@@ -34,6 +34,25 @@ class CustomerSearchForm(forms.Form):
         return customers.order_by(sort, "pk" if sort == "name" else "-pk")
 
 
+class WhyNotListedForm(forms.Form):
+    why = forms.CharField(
+        label=_("Why is a reseller not listed?"),
+        required=False,
+        max_length=100,
+        widget=forms.TextInput(
+            attrs={
+                "type": "search",
+                "placeholder": _("Reseller name or partner id"),
+                "autocomplete": "off",
+            }
+        ),
+    )
+
+    def query(self) -> str:
+        """The (valid) query, stripped; bad input is an error on the form and no query."""
+        return (self.cleaned_data.get("why") or "").strip() if self.is_valid() else ""
+
+
 class SupportContactForm(forms.Form):
     """Choose a subscription's designated support contact among the eligible partners.
 

@@ -20,6 +20,8 @@ class NextStep:
 
 def next_steps(customer, not_listed: list[NotListed]) -> list[NextStep]:
     """For each partner not listed: the open request to follow up, or the request to make."""
+    if not not_listed:
+        return []
     open_requests = {
         r.partner_id: r
         for r in RelationshipRequest.objects.open().filter(

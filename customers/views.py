@@ -7,9 +7,9 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from customers.eligibility import contact_options
-from customers.forms import CustomerSearchForm, SupportContactForm
-from customers.links import next_steps
+from customers.eligibility import NotListed, contact_options, standing_of_resellers
+from customers.forms import CustomerSearchForm, SupportContactForm, WhyNotListedForm
+from customers.links import NextStep, next_steps
 from customers.models import Customer, Subscription, SupportContactChange
 from customers.services import StaleSubscription, support_contact_assign
 from partnercenter.access import customer_admin_required, requires
@@ -95,11 +95,18 @@ def _subscription_context(
         .filter(subscription=subscription)
         .select_related("from_contact", "to_contact", "changed_by")[: HISTORY_SHOWN + 1]
     )
+    why_form = WhyNotListedForm(request.GET)
+    why_query = why_form.query() if can_assign else ""
+    standings = standing_of_resellers(subscription, why_query) if why_query else []
+    listed_steps, found_steps = _next_steps(subscription, options, standings)
     return {
+        "why_form": why_form,
+        "why_query": why_query,
+        "why_results": [(s, found_steps.get(s.partner.pk)) for s in standings],
         "customer": subscription.customer,
         "subscription": subscription,
         "options": options,
-        "next_steps": next_steps(subscription.customer, options.not_listed) if options else [],
+        "next_steps": listed_steps,
         "can_assign": can_assign,
         "can_request": permits(request.user, Customer, Action.REQUEST),
         "form": form,
@@ -109,13 +116,26 @@ def _subscription_context(
     }
 
 
+def _next_steps(subscription, options, standings) -> tuple[list[NextStep], dict[int, NextStep]]:
+    """The fixes for the resellers the page lists as not listed, and for those the search found
+    (by partner pk): one look-up of the open requests serves both."""
+    listed = options.not_listed if options else []
+    found = [NotListed(s.partner, s.reason) for s in standings if s.reason is not None]
+    steps = next_steps(subscription.customer, [*listed, *found])
+    return steps[: len(listed)], {step.entry.partner.pk: step for step in steps[len(listed) :]}
+
+
 @require_GET
 @requires(Capability.VIEW_CUSTOMERS)
 def subscription_detail(request: HtmxHttpRequest, customer_id, subscription_id):
-    """A subscription's details, its designated support contact and that contact's history."""
+    """A subscription's details, its designated support contact and that contact's history;
+    for htmx, the answer to "Why is a reseller not listed?" alone."""
     subscription = _subscription(request, customer_id, subscription_id)
-    return TemplateResponse(
-        request, "customers/subscription_detail.html", _subscription_context(request, subscription)
+    return render_page(
+        request,
+        "customers/subscription_detail.html",
+        _subscription_context(request, subscription),
+        partial="why-section",
     )
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from customers.eligibility import NotListedReason, contact_options
+from customers.eligibility import NotListedReason, contact_options, standing_of_resellers
 from relationships.models import RelationshipState
 from tests import factories
 
@@ -16,12 +16,15 @@ def _names(partners):
 def test_demo_world_lists_the_provider_and_fabrikam_only(premium):
     options = contact_options(premium)
     assert _names(options.eligible) == ["Contoso Distribution", "Fabrikam Solutions"]
+    # Only the resellers tied to Adatum: Trey Research, with no tie, is found by search.
     assert {(n.partner.name, n.reason) for n in options.not_listed} == {
         ("Northwind Traders IT", NotListedReason.NO_DELEGATED_ADMIN),
-        ("Trey Research", NotListedReason.NO_RELATIONSHIP),
         ("Alpine IT Services", NotListedReason.PARTNERSHIP_NOT_ACTIVE),  # requested
         ("Coho Systems", NotListedReason.PARTNERSHIP_NOT_ACTIVE),  # removed
     }
+    assert [(s.partner.name, s.reason) for s in standing_of_resellers(premium, "trey")] == [
+        ("Trey Research", NotListedReason.NO_RELATIONSHIP)
+    ]
 
 
 def test_the_second_providers_subscription_lists_its_own_resellers_only(adatum):
@@ -63,7 +66,40 @@ def test_a_reseller_needs_an_active_relationship_with_the_customer():
     factories.CustomerRelationshipFactory(
         partner=reseller, customer=subscription.customer, state=RelationshipState.REMOVED
     )
+    assert contact_options(subscription).not_listed == []  # no longer tied to the customer
+    [standing] = standing_of_resellers(subscription, reseller.partner_id)
+    assert standing.reason == NotListedReason.NO_RELATIONSHIP
+
+
+def test_a_reseller_with_an_open_request_is_listed_with_no_relationship_yet():
+    subscription, reseller = _world()
+    factories.ResellerPartnershipFactory(provider=subscription.provider, reseller=reseller)
+    factories.RelationshipRequestFactory(partner=reseller, customer=subscription.customer)
     assert contact_options(subscription).reason_for(reseller) == NotListedReason.NO_RELATIONSHIP
+
+
+def test_the_page_lists_only_the_resellers_tied_to_the_customer_however_many_there_are(
+    django_assert_max_num_queries,
+):
+    subscription, tied = _world()
+    factories.ResellerPartnershipFactory(provider=subscription.provider, reseller=tied)
+    factories.CustomerRelationshipFactory(
+        partner=tied, customer=subscription.customer, delegated_admin=False
+    )
+    for _ in range(30):
+        factories.ResellerPartnershipFactory(provider=subscription.provider)
+    with django_assert_max_num_queries(2):
+        options = contact_options(subscription)
+    assert [(n.partner, n.reason) for n in options.not_listed] == [
+        (tied, NotListedReason.NO_DELEGATED_ADMIN)
+    ]
+
+
+def test_the_search_finds_only_the_providers_own_resellers():
+    subscription, stranger = _world()
+    factories.CustomerRelationshipFactory(partner=stranger, customer=subscription.customer)
+    assert standing_of_resellers(subscription, stranger.name) == []
+    assert standing_of_resellers(subscription, stranger.partner_id) == []
 
 
 def test_a_reseller_needs_delegated_admin_privileges():

@@ -62,6 +62,7 @@ def _pages(adatum, premium, change):
         reverse("customers:customer_detail", args=[adatum.pk]),
         reverse("customers:customer_relationships", args=[adatum.pk]),
         reverse("customers:subscription_detail", args=[adatum.pk, premium.pk]),
+        reverse("customers:subscription_detail", args=[adatum.pk, premium.pk]) + "?why=o",
         reverse("customers:support_contact_change", args=[adatum.pk, premium.pk, change.pk]),
         reverse("partnercenter:my_access"),
         reverse("customers:history"),

@@ -47,8 +47,38 @@ def test_the_select_lists_exactly_the_eligible_partners_with_the_current_one_sel
     assert options_of(html) == ["Contoso Distribution", "Fabrikam Solutions"]
     assert re.search(r'<option value="\d+" selected>Contoso Distribution</option>', html)
     assert "Northwind Traders IT</strong>: no delegated admin privileges" in html
-    assert "Trey Research</strong>: no relationship with this customer" in html
-    assert html.count(">Request a relationship</a>") == 2
+    assert "Trey Research" not in html  # a reseller of Contoso, but not tied to Adatum
+    assert html.count(">Request a relationship</a>") == 1
+
+
+def test_why_is_a_reseller_not_listed_finds_any_reseller_of_the_provider_and_explains_it(
+    client, demo_user, premium, partner_named
+):
+    trey = partner_named("Trey Research")
+    agent = signed_in(client, demo_user, "adminagent")
+    for query in ("trey", trey.partner_id):
+        html = agent.get(page_url(premium), {"why": query}).content.decode()
+        assert f"Trey Research</strong> ({trey.partner_id}):" in html
+        assert "no relationship with this customer" in html
+        new_request = reverse("customers:relationship_request_new", args=[premium.customer_id])
+        assert f'href="{new_request}?partner={trey.pk}&amp;dap=1"' in html
+
+    partial = agent.get(
+        page_url(premium),
+        {"why": "fabrikam"},
+        headers={"HX-Request": "true", "HX-Target": "why-section"},
+    ).content.decode()
+    assert partial.startswith('<div id="why-section"') or partial.lstrip().startswith(
+        '<div id="why-section"'
+    )
+    assert "Fabrikam Solutions</strong>" in partial
+    assert "eligible, so it is in the list above." in partial
+    assert "<select" not in partial  # the answer alone
+
+    nobody = agent.get(page_url(premium), {"why": "Proseware"}).content.decode()
+    assert "No reseller of Contoso Distribution matches “Proseware”." in nobody
+    too_long = agent.get(page_url(premium), {"why": "x" * 101}).content.decode()
+    assert "Ensure this value has at most 100 characters" in too_long
 
 
 def submit(client, subscription, contact, **extra):

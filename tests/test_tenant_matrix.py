@@ -164,7 +164,7 @@ ROUTES = {
     "relationships:partnership_decline": RouteRule("partnership", {"POST": Gate(REQ, ANSWER)}),
     "customers:partnership_remove": RouteRule("partnership", _both(Gate(REM, REMOVE))),
     "customers:subscription_detail": RouteRule(
-        "subscription", {"GET": Gate(V, VIEW)}, partial="contact-section"
+        "subscription", {"GET": Gate(V, VIEW)}, partial="why-section"
     ),
     "customers:subscription_support_contact": RouteRule(
         "subscription", {"POST": Gate(ASSIGN, ASSIGN_ACTION)}, partial="contact-section"

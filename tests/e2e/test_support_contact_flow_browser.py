@@ -41,7 +41,14 @@ def test_admin_agent_designates_fabrikam_and_the_customer_admin_sees_it(
     expect(page.get_by_label("Designated support contact")).to_have_value(re.compile(r"\d+"))
     not_listed = page.get_by_role("list").filter(has_text="Northwind Traders IT")
     expect(not_listed).to_contain_text("no delegated admin privileges")
-    expect(not_listed).to_contain_text("Trey Research: no relationship with this customer")
+    expect(not_listed).not_to_contain_text("Trey Research")  # not tied to Adatum
+
+    # Any other reseller of Contoso: found and explained, in place with htmx or as a page.
+    page.get_by_label("Why is a reseller not listed?").fill("trey")
+    page.get_by_role("button", name="Find").click()
+    answer = page.get_by_role("listitem").filter(has_text="Trey Research")
+    expect(answer).to_contain_text("no relationship with this customer")
+    expect(answer.get_by_role("link", name="Request a relationship")).to_be_visible()
 
     page.get_by_label("Designated support contact").select_option(label="Fabrikam Solutions")
     if javascript:
