@@ -7,7 +7,7 @@ PORT ?= 8000
 CHROMIUM ?= /usr/bin/chromium
 STAMP := $(VENV)/.installed-from-lock
 
-.PHONY: install run test lint format lock browser messages clean
+.PHONY: install run test lint format lock browser bench-tools bench messages clean
 
 $(STAMP): requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "partnercenter needs Python 3.11 or newer")'
@@ -25,20 +25,30 @@ run: install
 	@echo
 	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
-# The browser tests drive the system's Chromium; install Debian's package when we can.
-browser:
-	@if [ -x "$(CHROMIUM)" ]; then exit 0; fi; \
-	if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then SUDO=""; \
+# The browser tests drive the system's Chromium, the benchmark drives wrk: Debian's packages,
+# installed when missing and we can.
+define apt_install
+	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then SUDO=""; \
 	elif command -v apt-get >/dev/null 2>&1 && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; \
-	else echo "No Chromium at $(CHROMIUM) and no apt-get: browser tests will be skipped."; exit 0; fi; \
-	echo "Installing Debian's chromium for the browser tests..."; \
-	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null
+	else echo "No $(1) and no apt-get: $(2)"; exit 0; fi; \
+	echo "Installing Debian's $(1)..."; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(1) >/dev/null
+endef
+
+browser:
+	@test -x "$(CHROMIUM)" || $(MAKE) --no-print-directory _apt PACKAGE=chromium WHY="browser tests will be skipped."
+
+bench-tools:
+	@command -v wrk >/dev/null 2>&1 || $(MAKE) --no-print-directory _apt PACKAGE=wrk WHY="the benchmark cannot run."
+
+_apt:
+	$(call apt_install,$(PACKAGE),$(WHY))
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: install browser lint
+test: install browser bench-tools lint
 	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
 
 format: install
@@ -56,6 +66,11 @@ lock: install
 	$(BIN)/python -m pip install --quiet pip-tools
 	$(BIN)/pip-compile --quiet --extra dev --generate-hashes --allow-unsafe --strip-extras \
 		--no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
+
+# Every page at a distributor's size, served by gunicorn, loaded by wrk (needs PostgreSQL):
+# see bench/run.py. BENCH_ARGS=--smoke for a tiny world.
+bench: install bench-tools
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

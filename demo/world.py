@@ -1,17 +1,14 @@
-"""The demo world of docs/domain.md, and bulk customers for trying the product at scale."""
+"""The demo world of docs/domain.md (bulk data for trying it at scale: demo/scale.py)."""
 
-import random
 import uuid
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass
 
 from django.contrib.auth.hashers import make_password
-from django.db import connection, transaction
-from django.utils import timezone
-from django.utils.text import slugify
+from django.db import transaction
 
 from customers.models import Customer, Subscription
 from customers.services import support_contact_assign
+from demo.scale import SeedReport, add_customers
 from partnercenter.models import Partner, RoleAssignment, User
 from partnercenter.roles import Role
 from relationships.models import CustomerRelationship, RelationshipState, ResellerPartnership
@@ -150,24 +147,6 @@ MORE_CUSTOMERS = [
     "Kobe Trading",
 ]
 
-OFFERS = [
-    # (offer, billing cycle, term, commerce type)
-    ("Office 365 E1", "monthly", "P1Y", "legacy"),
-    ("Office 365 E3", "annual", "P1Y", "legacy"),
-    ("Office 365 Business Premium", "monthly", "P1Y", "legacy"),
-    ("Microsoft 365 E3", "annual", "P1Y", "legacy"),
-    ("Microsoft 365 Business Standard", "monthly", "P1Y", "legacy"),
-    ("Exchange Online (Plan 1)", "monthly", "P1Y", "legacy"),
-    ("Power BI Pro", "monthly", "P1M", "new_commerce"),
-    ("Microsoft Teams Essentials", "monthly", "P1M", "new_commerce"),
-    ("Dynamics 365 Sales Professional", "annual", "P1Y", "new_commerce"),
-    ("Visio Plan 2", "annual", "P3Y", "new_commerce"),
-    ("Project Plan 3", "monthly", "P1Y", "legacy"),
-    ("Microsoft Defender for Office 365 (Plan 1)", "annual", "P1Y", "legacy"),
-]
-
-NICKNAMES = ["", "", "Head office", "Sales", "Finance", "Warehouse", "Branch offices", "IT"]
-
 
 @dataclass(frozen=True)
 class DemoUser:
@@ -188,20 +167,6 @@ DEMO_USERS = [
     DemoUser("proseware", "Pavel", "Novak", SECOND_PROVIDER["name"], Role.ADMIN_AGENT),
     DemoUser("adatumadmin", "Adele", "Vance", ADATUM["domain"]),
 ]
-
-
-@dataclass
-class SeedReport:
-    created: dict[str, int] = field(default_factory=dict)
-    parts: list[str] = field(default_factory=list)  # "base", "multi-channel": what was added
-
-    def add(self, what: str, count: int = 1) -> None:
-        if count:
-            self.created[what] = self.created.get(what, 0) + count
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.created)
 
 
 def demo_world_present() -> bool:
@@ -358,118 +323,3 @@ def _create_demo_users(demo_users, partners, adatum, report: SeedReport) -> None
 
 def _email_domain(partner: Partner | None, customer: Customer) -> str:
     return partner.support_email.split("@", 1)[1] if partner else customer.domain
-
-
-def active_resellers_of(provider: Partner) -> list[Partner]:
-    """The resellers with an active partnership with `provider`, by name (a stable order)."""
-    return list(
-        Partner.objects.resellers()
-        .filter(
-            provider_partnerships__provider=provider,
-            provider_partnerships__state=RelationshipState.ACTIVE,
-        )
-        .order_by("name", "pk")
-    )
-
-
-# The tables `add_customers` fills.
-BULK_TABLES = (Customer, CustomerRelationship, Subscription)
-
-
-def analyze_bulk_tables() -> bool:
-    """Give PostgreSQL's planner statistics for the freshly bulk-loaded tables.
-
-    Without them it guessed a few rows and chose nested loops: the dashboard took 1.7 s instead
-    of 31 ms after `--customers 10000`. Other databases: nothing to do (returns False).
-    """
-    if connection.vendor != "postgresql":
-        return False
-    with connection.cursor() as cursor:
-        for model in BULK_TABLES:
-            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
-    return True
-
-
-def generated_company_names(count: int, *, seed: int | None = None) -> list[str]:
-    """Realistic company names from Faker (names may repeat; domains are made unique)."""
-    from faker import Faker
-
-    faker = Faker("en_US")
-    if seed is not None:
-        faker.seed_instance(seed)
-    return [faker.company() for _ in range(count)]
-
-
-def _unique_domains(names: list[str]) -> list[str]:
-    taken = set(Customer.objects.values_list("domain", flat=True))
-    domains = []
-    for name in names:
-        base = slugify(name)[:60].strip("-") or "customer"
-        domain, n = f"{base}.example", 1
-        while domain in taken:
-            n += 1
-            domain = f"{base}-{n}.example"
-        taken.add(domain)
-        domains.append(domain)
-    return domains
-
-
-@transaction.atomic
-def add_customers(
-    *, names: list[str], provider: Partner, resellers: list[Partner], seed: int | None = None
-) -> SeedReport:
-    """Add customers of `provider` with 1–5 subscriptions each, in bulk (one insert per table).
-
-    About a quarter of them also work with a reseller, most of those with DAP, so that
-    eligibility varies from customer to customer.
-    """
-    rng = random.Random(seed)
-    report = SeedReport()
-    customers = Customer.objects.bulk_create(
-        [
-            Customer(name=name, domain=domain)
-            for name, domain in zip(names, _unique_domains(names), strict=True)
-        ],
-        batch_size=1000,
-    )
-    if customers and customers[0].pk is None:  # Backends without RETURNING: read the ids back.
-        by_domain = Customer.objects.in_bulk([c.domain for c in customers], field_name="domain")
-        customers = [by_domain[c.domain] for c in customers]
-
-    relationships = [
-        CustomerRelationship(partner=provider, customer=c, delegated_admin=True) for c in customers
-    ]
-    subscriptions = []
-    now = timezone.now()
-    for customer in customers:
-        if resellers and rng.random() < 0.25:
-            relationships.append(
-                CustomerRelationship(
-                    partner=rng.choice(resellers),
-                    customer=customer,
-                    delegated_admin=rng.random() < 0.7,
-                )
-            )
-        for offer, cycle, term, commerce in rng.sample(OFFERS, rng.randint(1, 5)):
-            subscriptions.append(
-                Subscription(
-                    customer=customer,
-                    offer_name=offer,
-                    nickname=rng.choice(NICKNAMES),
-                    quantity=rng.choice([1, 5, 10, 15, 25, 50, 100, 250]),
-                    status=rng.choices(["active", "suspended", "pending"], weights=[90, 6, 4])[0],
-                    billing_cycle=cycle,
-                    term=term,
-                    commerce_type=commerce,
-                    auto_renew=rng.random() < 0.85,
-                    created_at=now - timedelta(days=rng.randint(1, 900)),
-                    provider=provider,
-                    support_contact=provider,
-                )
-            )
-    CustomerRelationship.objects.bulk_create(relationships, batch_size=1000)
-    Subscription.objects.bulk_create(subscriptions, batch_size=1000)
-    report.add("customers", len(customers))
-    report.add("customer relationships", len(relationships))
-    report.add("subscriptions", len(subscriptions))
-    return report

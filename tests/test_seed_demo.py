@@ -1,17 +1,22 @@
-"""The demo-data command: exactly the demo world, idempotent, and fast bulk customers."""
+"""The demo-data command: exactly the demo world, idempotent, and a distributor's size in bulk:
+customers, resellers and contact history, consistent with docs/domain.md."""
 
 import io
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.utils import timezone
 
 from customers.eligibility import NotListedReason, contact_options
 from customers.models import Customer, Subscription, SupportContactChange
+from demo import scale
 from demo import world as demo
 from demo.world import DEMO_PASSWORD, DEMO_USERS
 from partnercenter.models import Partner, RoleAssignment, User
+from partnercenter.phones import validate_e164_phone
 from relationships.models import CustomerRelationship, RelationshipRequest, ResellerPartnership
 from tests import factories
 from tests.factories import MultichannelWorld
@@ -334,12 +339,12 @@ def test_an_old_demo_world_gets_the_multichannel_part_on_the_next_run(monkeypatc
     assert "nothing changed" in seed()
 
 
-def _fresh_world_facts():
+def _fresh_world_facts(*args):
     """The facts of a world seeded in one go (then rolled back: the caller starts empty)."""
     from django.db import transaction
 
     with transaction.atomic():
-        seed()
+        seed(*args)
         facts = _world_facts()
         transaction.set_rollback(True)
     assert not Partner.objects.exists()
@@ -399,20 +404,22 @@ def test_customers_option_keeps_domains_unique_across_runs():
     assert len(domains) == len(set(domains))
 
 
-def test_a_negative_customer_count_is_refused():
-    with pytest.raises(CommandError):
-        seed("--customers", "-1")
+@pytest.mark.parametrize("option", ["--customers", "--resellers", "--history"])
+def test_a_negative_count_is_refused_and_nothing_is_created(option):
+    with pytest.raises(CommandError, match=f"{option} must be 0 or more"):
+        seed(option, "-1")
+    assert not Partner.objects.exists()
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="ANALYZE is for PostgreSQL only")
-def test_customers_option_gives_postgresql_planner_statistics():
+def test_the_size_options_give_postgresql_planner_statistics():
     seed()
-    tables = [model._meta.db_table for model in demo.BULK_TABLES]
+    tables = [model._meta.db_table for model in scale.BULK_TABLES]
     with connection.cursor() as cursor:
         cursor.execute("SELECT clock_timestamp()")
         (started,) = cursor.fetchone()
 
-    output = seed("--customers", "300", "--seed", "5")
+    output = seed("--customers", "300", "--resellers", "30", "--history", "400", "--seed", "5")
     assert "ANALYZE" in output
 
     with connection.cursor() as cursor:
@@ -428,11 +435,139 @@ def test_customers_option_gives_postgresql_planner_statistics():
         assert last_analyze[table] is not None, table
         assert last_analyze[table] >= started, table
     # ANALYZE read every row of these small tables (its own transaction's rows included).
-    assert reltuples[Customer._meta.db_table] == Customer.objects.count()
-    assert reltuples[Subscription._meta.db_table] == Subscription.objects.count()
+    for model in scale.BULK_TABLES:
+        assert reltuples[model._meta.db_table] == model.objects.count(), model
 
 
 @pytest.mark.skipif(connection.vendor == "postgresql", reason="the other databases")
-def test_customers_option_needs_no_analyze_elsewhere():
+def test_the_size_options_need_no_analyze_elsewhere():
     seed()
-    assert "ANALYZE" not in seed("--customers", "5", "--seed", "5")
+    assert "ANALYZE" not in seed("--customers", "5", "--resellers", "2", "--history", "5")
+
+
+# A distributor's size: resellers and history ------------------------------------------------
+
+
+def _new_resellers():
+    return Partner.objects.resellers().exclude(
+        name__in=[r["name"] for r in (*demo.RESELLERS, demo.ALPINE, demo.COHO)]
+    )
+
+
+def test_resellers_option_adds_active_resellers_of_contoso_with_full_profiles():
+    seed()
+    before = Partner.objects.count()
+    output = seed("--resellers", "30", "--seed", "4")
+    assert "Added 30 resellers, 30 reseller partnerships" in output
+    assert Partner.objects.count() == before + 30
+    new = list(_new_resellers())
+    assert len(new) == 30
+    assert set(
+        ResellerPartnership.objects.filter(reseller__in=new).values_list("provider__name", "state")
+    ) == {("Contoso Distribution", "active")}
+    for reseller in new:
+        assert reseller.partner_id.isdigit()
+        assert all([reseller.support_email, reseller.support_phone, reseller.support_hours])
+        reseller.full_clean()  # a unique partner id, an E.164 phone, an https website
+    assert len({r.tenant_id for r in new}) == 30
+
+
+def test_every_generated_support_phone_is_valid():
+    for template in scale.PHONES:
+        for digit in range(10):
+            validate_e164_phone(template.format(digit))
+
+
+def test_about_a_third_of_the_new_resellers_work_with_customers_most_with_dap():
+    seed("--customers", "100", "--seed", "8")
+    seed("--resellers", "60", "--seed", "8")
+    relationships = CustomerRelationship.objects.filter(partner__in=_new_resellers())
+    working = set(relationships.values_list("partner_id", flat=True))
+    assert 10 <= len(working) <= 30
+    assert set(relationships.values_list("state", flat=True)) == {"active"}
+    dap = relationships.filter(delegated_admin=True).count() / relationships.count()
+    assert 0.5 < dap < 0.9
+    customers = Customer.objects.filter(relationships__in=relationships)
+    assert customers.filter(name__in=demo.MORE_CUSTOMERS).exists()  # the demo world's too
+    assert customers.exclude(name__in=[demo.ADATUM["name"], *demo.MORE_CUSTOMERS]).exists()
+
+
+def test_new_customers_draw_on_the_new_resellers_too():
+    seed("--customers", "200", "--resellers", "20", "--seed", "2")
+    new_customers = Customer.objects.exclude(name__in=[demo.ADATUM["name"], *demo.MORE_CUSTOMERS])
+    assert new_customers.filter(relationships__partner__in=_new_resellers()).exists()
+
+
+def _staff_who_may_assign():
+    return set(
+        User.objects.filter(
+            partner__name="Contoso Distribution",
+            role_assignments__role__in=["global_admin", "admin_agent", "helpdesk_agent"],
+        ).values_list("pk", flat=True)
+    )
+
+
+def assert_consistent_with_the_domain():
+    """docs/domain.md's invariant, for every subscription: its contact is eligible (by
+    customers/eligibility.py), its history is a chain from its provider to that contact, each
+    step between eligible contacts, and its version counts the steps."""
+    staff = _staff_who_may_assign()
+    now = timezone.now()
+    for subscription in Subscription.objects.select_related("provider", "support_contact"):
+        eligible = {p.pk for p in contact_options(subscription).eligible}
+        assert subscription.support_contact_id in eligible, subscription.pk
+        history = list(subscription.support_contact_changes.order_by("changed_at", "pk"))
+        assert len(history) == subscription.version - 1, subscription.pk
+        contact, previous_time = subscription.provider_id, subscription.created_at
+        for change in history:
+            assert change.from_contact_id == contact, subscription.pk
+            assert change.to_contact_id != change.from_contact_id
+            assert change.to_contact_id in eligible
+            assert previous_time < change.changed_at <= now
+            assert change.through == SupportContactChange.Through.FORM
+            contact, previous_time = change.to_contact_id, change.changed_at
+            if subscription.provider.name == "Contoso Distribution":
+                assert change.changed_by_id in staff
+        assert contact == subscription.support_contact_id, subscription.pk
+
+
+def test_history_option_keeps_the_world_consistent():
+    output = seed("--customers", "50", "--resellers", "20", "--history", "500", "--seed", "1")
+    assert "500 support contact changes" in output
+    assert SupportContactChange.objects.count() == 1 + 500
+    assert_consistent_with_the_domain()
+    new = SupportContactChange.objects.exclude(
+        subscription__provider__name="Proseware Distribution"
+    )
+    assert new.filter(to_contact__kind=Partner.Kind.INDIRECT_RESELLER).exists()
+    assert new.filter(to_contact__name="Contoso Distribution").exists()
+    oldest = timezone.now() - timedelta(days=scale.HISTORY_DAYS)
+    assert not new.filter(changed_at__lt=oldest).exists()
+    assert all(s.supports_designated_contact for s in Subscription.objects.filter(version__gt=1))
+
+
+def test_more_history_than_subscriptions_makes_longer_chains_and_says_so():
+    seed()
+    output = seed("--history", "300", "--seed", "6")
+    assert "300 support contact changes" in output
+    touched = Subscription.objects.filter(
+        provider__name="Contoso Distribution", version__gt=1
+    ).values_list("version", flat=True)
+    assert 0 < len(touched) < 300
+    assert f"300 changes on {len(touched)} of the {len(touched)} subscriptions" in output
+    assert max(touched) - min(touched) <= 1  # the changes are spread evenly
+    assert_consistent_with_the_domain()
+
+
+def test_history_added_twice_continues_each_chain():
+    seed("--customers", "30", "--resellers", "10", "--history", "200", "--seed", "3")
+    seed("--history", "200", "--seed", "4")
+    assert SupportContactChange.objects.count() == 1 + 400
+    assert_consistent_with_the_domain()
+
+
+def test_the_size_options_are_repeatable_with_a_seed(db):
+    args = ("--customers", "30", "--resellers", "10", "--history", "100", "--seed", "9")
+    first = _fresh_world_facts(*args)
+    seed(*args)
+    assert _world_facts() == first

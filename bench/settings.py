@@ -1,0 +1,5 @@
+"""The production settings, plus the benchmark's floor view (bench/urls.py)."""
+
+from partnercenter.settings import *  # noqa: F403
+
+ROOT_URLCONF = "bench.urls"
