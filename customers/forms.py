@@ -3,7 +3,7 @@ from datetime import date, datetime, time, timedelta
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -130,10 +130,13 @@ class HistoryFilterForm(forms.Form):
     def __init__(self, data, *, changes):
         super().__init__(data, label_suffix="")
         anyone = [("", _("Anyone"))]
+        # EXISTS per partner and per user, not IN (the history's contacts): with a million
+        # changes PostgreSQL scanned the whole history once per partner (33 s against 0.2 s).
         self.fields["contact"].choices = [("", _("Any partner"))] + [
             (p.pk, p.name)
             for p in Partner.objects.filter(
-                Q(pk__in=changes.values("to_contact")) | Q(pk__in=changes.values("from_contact"))
+                Exists(changes.filter(to_contact=OuterRef("pk")))
+                | Exists(changes.filter(from_contact=OuterRef("pk")))
             ).order_by("name")
         ]
         self.fields["changed_by"].choices = [
@@ -141,9 +144,9 @@ class HistoryFilterForm(forms.Form):
             (SYSTEM, _("System")),
             *(
                 (str(u.pk), u.display_name)
-                for u in User.objects.filter(pk__in=changes.values("changed_by")).order_by(
-                    "first_name", "last_name", "username"
-                )
+                for u in User.objects.filter(
+                    Exists(changes.filter(changed_by=OuterRef("pk")))
+                ).order_by("first_name", "last_name", "username")
             ),
         ]
         self.fields["through"].choices = [
