@@ -53,12 +53,21 @@ def _model(label: str) -> type[models.Model]:
     return apps.get_model(label)
 
 
-def _customers_of(partner_id: int):
-    """The customers the partner has an active relationship with (a subquery of ids)."""
+def _customer_reached_by(partner_id: int, customer: str) -> Q:
+    """Rows whose `customer` (a field holding a customer id) the partner has an active
+    relationship with. An EXISTS, not an IN: to mark one row `may_<action>`, PostgreSQL hashed
+    every customer id the partner reaches (36 ms for a provider of 100,000 customers) where
+    EXISTS is one index probe; as a filter, both are the same semi-join."""
     relationship = _model("relationships.CustomerRelationship")
-    return relationship.objects.filter(
-        partner_id=partner_id, state=relationship.State.ACTIVE
-    ).values("customer_id")
+    return Q(
+        models.Exists(
+            relationship.objects.filter(
+                partner_id=partner_id,
+                state=relationship.State.ACTIVE,
+                customer_id=models.OuterRef(customer),
+            )
+        )
+    )
 
 
 def _resellers_of(provider_id: int):
@@ -81,15 +90,15 @@ _OF_RESELLER = _where("reseller_id")
 
 
 def _customers_reached(partner: int) -> Q:
-    return Q(pk__in=_customers_of(partner))
+    return _customer_reached_by(partner, "pk")
 
 
 def _subscriptions_of_provider(p: int) -> Q:
-    return Q(provider_id=p, customer_id__in=_customers_of(p))
+    return Q(provider_id=p) & _customer_reached_by(p, "customer_id")
 
 
 def _changes_of_provider(p: int) -> Q:
-    return Q(subscription__provider_id=p, subscription__customer_id__in=_customers_of(p))
+    return Q(subscription__provider_id=p) & _customer_reached_by(p, "subscription__customer_id")
 
 
 def _changes_naming(r: int) -> Q:
@@ -97,7 +106,7 @@ def _changes_naming(r: int) -> Q:
 
 
 def _relationships_seen_by_provider(p: int) -> Q:
-    return Q(customer_id__in=_customers_of(p)) & (
+    return _customer_reached_by(p, "customer_id") & (
         Q(partner_id=p) | Q(partner_id__in=_resellers_of(p))
     )
 
