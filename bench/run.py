@@ -90,6 +90,7 @@ def prepare_world(url: str, sizes: dict, rebuild: bool) -> None:
         ).fetchone()
         if row and row[0] == _world_label(sizes) and not rebuild:
             print(f"Reusing the world in {name} ({row[0]}).")
+            _manage("migrate", "--no-input", "-v", "0")  # the code may have moved on
             return
         print(f"Building the world in {name}: {sizes}...")
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

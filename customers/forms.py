@@ -29,7 +29,7 @@ class CustomerSearchForm(forms.Form):
         """Filter and order `customers` by the (valid) query; bad input is simply ignored."""
         data = self.cleaned_data if self.is_valid() else {}
         if q := (data.get("q") or "").strip():
-            customers = customers.filter(name__icontains=q) | customers.filter(domain__icontains=q)
+            customers = customers.filter(Q(name__icontains=q) | Q(domain__icontains=q))
         sort = data.get("sort") or "name"
         return customers.order_by(sort, "pk" if sort == "name" else "-pk")
 
