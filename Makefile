@@ -5,9 +5,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 CHROMIUM ?= /usr/bin/chromium
+# pytest-xdist workers for `make test`: one per CPU (TEST_WORKERS=0 runs in this process).
+TEST_WORKERS ?= auto
 STAMP := $(VENV)/.installed-from-lock
 
-.PHONY: install run test lint format lock browser bench-tools bench messages clean
+.PHONY: install run test lint format lock browser bench-tools bench bench-scaleout messages clean
 
 $(STAMP): requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "partnercenter needs Python 3.11 or newer")'
@@ -25,8 +27,8 @@ run: install
 	@echo
 	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
-# The browser tests drive the system's Chromium, the benchmark drives wrk: Debian's packages,
-# installed when missing and we can.
+# The browser tests drive the system's Chromium, the benchmarks drive wrk and HAProxy: Debian's
+# packages, installed when missing and we can.
 define apt_install
 	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then SUDO=""; \
 	elif command -v apt-get >/dev/null 2>&1 && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; \
@@ -40,6 +42,7 @@ browser:
 
 bench-tools:
 	@command -v wrk >/dev/null 2>&1 || $(MAKE) --no-print-directory _apt PACKAGE=wrk WHY="the benchmark cannot run."
+	@command -v haproxy >/dev/null 2>&1 || test -x /usr/sbin/haproxy || $(MAKE) --no-print-directory _apt PACKAGE=haproxy WHY="make bench-scaleout cannot run."
 
 _apt:
 	$(call apt_install,$(PACKAGE),$(WHY))
@@ -49,7 +52,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 test: install browser bench-tools lint
-	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
+	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 format: install
 	$(BIN)/ruff check --fix .
@@ -71,6 +74,11 @@ lock: install
 # see bench/run.py. BENCH_ARGS=--smoke for a tiny world.
 bench: install bench-tools
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# Two gunicorn servers behind HAProxy on one PostgreSQL and one Redis: sign-in, throttling and
+# concurrent Submits across both, throughput beside one server (see bench/scaleout.py).
+bench-scaleout: install bench-tools
+	$(BIN)/python -m bench.scaleout $(SCALEOUT_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -1,6 +1,7 @@
 """Settings for partnercenter, read from the environment (and `.env` when present)."""
 
 from datetime import timedelta
+from ipaddress import ip_network
 from pathlib import Path
 
 import environ
@@ -104,6 +105,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})["transaction_mode"] = "IMMEDIATE"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=0)
 
+# The cache: shared by every server (process) that serves the site, so that what one caches
+# another sees and clears, e.g. DJANGO_CACHE_URL=redis://127.0.0.1:6379/1 (Django's own Redis
+# backend). Unset, each process keeps its own in memory: right for one server only.
+CACHES = {"default": env.cache_url("DJANGO_CACHE_URL", default="locmemcache://")}
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "partnercenter.User"
 LOGIN_URL = "partnercenter:login"
@@ -140,7 +146,19 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "partnercenter.signin.locked_out"
 AXES_CLIENT_IP_CALLABLE = "partnercenter.signin.client_ip"
 AXES_VERBOSE = False
-# Behind N reverse proxies, the client's address is the Nth from the right of X-Forwarded-For.
+# The client's address behind reverse proxies (partnercenter.signin.client_ip). Trusted proxies
+# (addresses or networks): X-Forwarded-For is read only on a request that comes from one of
+# them, and the client is the nearest address in it that is not one of them. Without them,
+# DJANGO_PROXY_COUNT=N reads the Nth address from the right of X-Forwarded-For from anyone:
+# only for servers that nothing but those proxies can reach.
+SIGNIN_TRUSTED_PROXIES = env.list("DJANGO_TRUSTED_PROXIES", default=[])
+for _proxy in SIGNIN_TRUSTED_PROXIES:
+    try:
+        ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"DJANGO_TRUSTED_PROXIES: {_proxy!r} is not an IP address or network."
+        ) from None
 SIGNIN_PROXY_COUNT = env.int("DJANGO_PROXY_COUNT", default=0)
 
 # Two-step verification (django-otp): the issuer shown in authenticator apps.

@@ -1,5 +1,7 @@
 """Sign-in protections: the lockout page (django-axes), the client's address, idle sessions."""
 
+import functools
+import ipaddress
 import time
 
 from django.conf import settings
@@ -35,16 +37,50 @@ def locked_out(request, original_response=None, credentials=None):
 
 
 def client_ip(request) -> str | None:
-    """The client's address: REMOTE_ADDR, or behind `SIGNIN_PROXY_COUNT` trusted proxies the
-    address they saw (counted from the right of X-Forwarded-For, which a client can prepend
-    to but not rewrite)."""
+    """The client's address, for throttling: REMOTE_ADDR, unless the request comes through
+    reverse proxies that X-Forwarded-For is trusted from.
+
+    X-Forwarded-For is read from the right: each proxy appends the address it saw, while a
+    client can only prepend. With `SIGNIN_TRUSTED_PROXIES`, the header counts only on a request
+    from one of them, and the client is the nearest address that is not a trusted proxy (at most
+    `SIGNIN_PROXY_COUNT` hops back, when set). Without them, `SIGNIN_PROXY_COUNT` = N takes the
+    Nth address from the right from whoever sent it. Whatever is not an IP address is ignored.
+    """
+    remote = request.META.get("REMOTE_ADDR")
+    trusted = _networks(tuple(settings.SIGNIN_TRUSTED_PROXIES))
     proxies = settings.SIGNIN_PROXY_COUNT
-    if proxies:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-        if len(hops) >= proxies:
-            return hops[-proxies]
-    return request.META.get("REMOTE_ADDR")
+    if not trusted and not proxies:
+        return remote
+    if trusted and not _within(remote, trusted):
+        return remote  # not through our proxies: the header is whatever the client wrote
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    client = None
+    if not trusted:
+        client = hops[-proxies] if len(hops) >= proxies else None
+    else:
+        for hop in reversed(hops[-proxies:] if proxies else hops):
+            client = hop
+            if not _within(hop, trusted):
+                break
+    return client if client is not None and _address(client) else remote
+
+
+@functools.lru_cache(maxsize=8)
+def _networks(proxies: tuple[str, ...]) -> tuple:
+    return tuple(ipaddress.ip_network(proxy, strict=False) for proxy in proxies)
+
+
+def _address(text: str | None):
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def _within(text: str | None, networks: tuple) -> bool:
+    address = _address(text)
+    return address is not None and any(address in network for network in networks)
 
 
 @receiver(user_logged_in, dispatch_uid="partnercenter.signin.note_session_renewed")

@@ -50,3 +50,49 @@ def test_database_url_switches_to_postgresql():
     )
     assert result.returncode == 0, result.stderr
     assert "postgresql" in result.stdout
+
+
+def _print_setting(expression: str, **env_overrides) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    env.update(env_overrides, DJANGO_SETTINGS_MODULE="partnercenter.settings", DJANGO_DEBUG="1")
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import django; django.setup(); from django.conf import settings; print({expression})",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_without_a_cache_url_each_process_caches_in_its_own_memory():
+    result = _print_setting("settings.CACHES['default']['BACKEND']")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "django.core.cache.backends.locmem.LocMemCache"
+
+
+def test_a_cache_url_shares_one_redis_between_servers():
+    result = _print_setting(
+        "settings.CACHES['default']['BACKEND'], settings.CACHES['default']['LOCATION']",
+        DJANGO_CACHE_URL="redis://127.0.0.1:6379/1",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "django.core.cache.backends.redis.RedisCache",
+        "redis://127.0.0.1:6379/1",
+    ]
+
+
+def test_trusted_proxies_are_addresses_or_networks():
+    result = _print_setting(
+        "settings.SIGNIN_TRUSTED_PROXIES", DJANGO_TRUSTED_PROXIES="127.0.0.1,10.0.0.0/8,::1"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['127.0.0.1', '10.0.0.0/8', '::1']"
+    wrong = _print_setting("1", DJANGO_TRUSTED_PROXIES="127.0.0.1,proxy.internal")
+    assert wrong.returncode != 0
+    assert "DJANGO_TRUSTED_PROXIES: 'proxy.internal' is not an IP address" in wrong.stderr

@@ -179,6 +179,62 @@ def test_behind_proxies_the_address_comes_from_x_forwarded_for(rf, settings):
     assert signin.client_ip(request) == "10.0.0.254"
 
 
+def test_x_forwarded_for_counts_only_on_a_request_from_a_trusted_proxy(rf, settings):
+    settings.SIGNIN_TRUSTED_PROXIES = ["10.0.0.0/24"]
+    forged = {"HTTP_X_FORWARDED_FOR": "6.6.6.6, 203.0.113.9"}
+    through_the_proxy = rf.post(LOGIN, REMOTE_ADDR="10.0.0.254", **forged)
+    assert signin.client_ip(through_the_proxy) == "203.0.113.9"
+    # A client reaching the server itself writes what it likes into the header: not read.
+    direct = rf.post(LOGIN, REMOTE_ADDR="198.51.100.7", **forged)
+    assert signin.client_ip(direct) == "198.51.100.7"
+    settings.SIGNIN_PROXY_COUNT = 1  # the count does not open the door either
+    assert signin.client_ip(direct) == "198.51.100.7"
+
+
+def test_a_chain_of_trusted_proxies_is_walked_back_to_the_first_other_address(rf, settings):
+    settings.SIGNIN_TRUSTED_PROXIES = ["10.0.0.0/24", "192.0.2.1"]
+    request = rf.post(
+        LOGIN, REMOTE_ADDR="10.0.0.254", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9, 192.0.2.1"
+    )
+    assert signin.client_ip(request) == "203.0.113.9"
+    # With a proxy count too, never more hops back than that: a client inside the proxies'
+    # network is itself, not a proxy to look past.
+    settings.SIGNIN_PROXY_COUNT = 1
+    inside = rf.post(LOGIN, REMOTE_ADDR="10.0.0.254", HTTP_X_FORWARDED_FOR="6.6.6.6, 10.0.0.7")
+    assert signin.client_ip(inside) == "10.0.0.7"
+
+
+@pytest.mark.parametrize("forwarded", ["", "unknown", "6.6.6.6, not-an-address", "::ffff:zz"])
+def test_a_missing_or_malformed_x_forwarded_for_falls_back_to_the_peer(rf, settings, forwarded):
+    settings.SIGNIN_PROXY_COUNT = 1
+    request = rf.post(LOGIN, REMOTE_ADDR="10.0.0.254", HTTP_X_FORWARDED_FOR=forwarded)
+    assert signin.client_ip(request) == "10.0.0.254"
+    settings.SIGNIN_TRUSTED_PROXIES = ["10.0.0.254"]
+    assert signin.client_ip(request) == "10.0.0.254"
+
+
+def test_behind_a_trusted_proxy_failures_lock_the_clients_address_not_the_proxys(
+    client, demo_world, settings
+):
+    settings.SIGNIN_TRUSTED_PROXIES = ["10.0.0.254"]
+
+    def through_proxy(username, password, address):
+        return Client().post(
+            LOGIN,
+            {"username": username, "password": password},
+            REMOTE_ADDR="10.0.0.254",
+            HTTP_X_FORWARDED_FOR=f"6.6.6.6, {address}",  # the first one forged by the client
+        )
+
+    for username in ("a1", "a2", "a3", "a4", "a5"):
+        through_proxy(username, "guess", "203.0.113.9")
+    assert AccessAttempt.objects.filter(ip_address="203.0.113.9").count() == 5
+    assert not AccessAttempt.objects.exclude(ip_address="203.0.113.9").exists()
+    assert through_proxy("adminagent", DEMO_PASSWORD, "203.0.113.9").status_code == 429
+    # Everyone else behind the same proxy still signs in.
+    assert through_proxy("adminagent", DEMO_PASSWORD, "203.0.113.10").status_code == 302
+
+
 # Sessions
 
 
