@@ -399,9 +399,32 @@ def sample_world() -> dict:
 
 
 def pages(sample: dict) -> list[Page]:
+    from customers.forms import CustomerSearchForm
+    from customers.models import Customer, SupportContactChange
+    from partnercenter.keyset import KeysetPaginator
+    from partnercenter.models import User
+    from partnercenter.policy import Action
+
     customer, subscription = sample["customer"], sample["subscription"]
     fragment = customer.name.split()[0][:5].lower()
     subscription_url = f"/customers/{customer.pk}/subscriptions/{subscription.pk}/"
+    staff = User.objects.get(username="globaladmin")
+
+    def deep(rows, ordering, position: int) -> str:
+        """The Next link of the page that ends at row `position` (halfway down a smaller
+        world): what a user who paged that far follows. Found once with OFFSET."""
+        ordered = rows.order_by(*ordering)
+        found = list(ordered[position - 1 : position])
+        if not found:
+            position = max(ordered.count() // 2, 1)
+            found = list(ordered[position - 1 : position])
+        paginator = KeysetPaginator(rows, ordering, 1, world=staff.partner_id)
+        return urlencode({"after": paginator.token_for(found[0], position)})
+
+    customers = Customer.objects.restrict(staff, Action.VIEW)
+    changes = SupportContactChange.objects.restrict(staff, Action.VIEW)
+    deep_customers = deep(customers, CustomerSearchForm({}).ordering, 5_000)
+    deep_history = deep(changes, SupportContactChange._meta.ordering, 25_000)
     return [
         Page("floor (session + user)", "/bench/floor/"),
         Page("dashboard", "/dashboard/"),
@@ -412,13 +435,13 @@ def pages(sample: dict) -> list[Page]:
             htmx_target="customer-results",
             admin_match="admin search",
         ),
-        Page("customers list, page 200", "/customers/?page=200"),
+        Page("customers list, deep page", f"/customers/?{deep_customers}"),  # from the 5,001st
         Page("customer page", f"/customers/{customer.pk}/"),
         Page("subscription page", subscription_url, admin_match="admin change page"),
         Page("customer's Support page", "/admin/support/", user="adatumadmin"),
         Page("History page", "/history/"),
         Page("History, one contact", f"/history/?contact={sample['contacts'][1]}"),
-        Page("History, page 500", "/history/?page=500"),
+        Page("History, deep page", f"/history/?{deep_history}"),  # from the 25,001st
         Page("admin changelist", "/backoffice/customers/customer/", user="benchadmin"),
         Page(
             "admin search",

@@ -10,7 +10,7 @@ customer (a relationship or an open request), and finds any other by name or par
 from dataclasses import dataclass
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils.translation import gettext_lazy as _
 
 from partnercenter.models import Partner
@@ -50,24 +50,30 @@ class ContactOptions:
 
 def contact_options(subscription) -> ContactOptions:
     """The eligible partners of `subscription`, and the resellers tied to its customer (a live
-    relationship or an open request) that are not, each with its reason. Two queries, however
+    relationship or an open request) that are not, each with its reason. One query, however
     many resellers the provider has: the others are found by `standing_of_resellers`.
 
     Only resellers the provider knows (a partnership with it in any state) are listed either
     way: the customer's other partners are none of its business.
     """
-    relationships = _relationships_by_partner(subscription.customer_id)
-    requested = RelationshipRequest.objects.open().filter(customer_id=subscription.customer_id)
-    partnerships = _by_reseller(
-        ResellerPartnership.objects.filter(provider_id=subscription.provider_id)
-        .filter(
-            Q(reseller_id__in=list(relationships))
-            | Q(reseller_id__in=requested.values("partner_id"))
+    customer_id = subscription.customer_id
+    # Driven by the customer's few ties, not by the provider's thousands of partnerships.
+    tied = (
+        _live_relationships(customer_id)
+        .values("partner_id")
+        .union(
+            RelationshipRequest.objects.open()
+            .filter(customer_id=customer_id)
+            .order_by()
+            .values("partner_id"),
+            all=True,
         )
-        .select_related("reseller")
+    )
+    partnerships = ResellerPartnership.objects.filter(
+        provider_id=subscription.provider_id, reseller_id__in=tied
     )
     eligible, not_listed = [subscription.provider], []
-    for standing in _standings(partnerships, relationships):
+    for standing in _standings(partnerships, customer_id):
         if standing.reason is None:
             eligible.append(standing.partner)
         else:
@@ -86,35 +92,44 @@ class Standing:
 def standing_of_resellers(subscription, query: str, *, limit: int = 10) -> list[Standing]:
     """The provider's resellers whose name holds `query` or whose partner id is `query`, by
     name (at most `limit`), each with where it stands: "Why is a reseller not listed?"."""
-    match = Q(name__icontains=query) | Q(partner_id=query)
-    resellers = list(
+    known = ResellerPartnership.objects.filter(
+        provider_id=subscription.provider_id, reseller_id=OuterRef("pk")
+    )
+    found = (
         Partner.objects.resellers()
-        .filter(match, provider_partnerships__provider_id=subscription.provider_id)
-        .distinct()
-        .order_by("name", "pk")[:limit]
+        .filter(Q(name__icontains=query) | Q(partner_id=query), Exists(known))
+        .order_by("name", "pk")
+        .values("pk")[:limit]
     )
-    partnerships = _by_reseller(
-        ResellerPartnership.objects.filter(
-            provider_id=subscription.provider_id, reseller__in=resellers
-        ).select_related("reseller")
+    partnerships = ResellerPartnership.objects.filter(
+        provider_id=subscription.provider_id, reseller_id__in=found
     )
-    relationships = _relationships_by_partner(subscription.customer_id, partners=resellers)
-    return _standings(partnerships, relationships)
+    return _standings(partnerships, subscription.customer_id)
 
 
-def _relationships_by_partner(customer_id, partners=None) -> dict:
-    relationships = CustomerRelationship.objects.live().filter(customer_id=customer_id)
-    if partners is not None:
-        relationships = relationships.filter(partner__in=partners)
-    return {r.partner_id: r for r in relationships}
+def _live_relationships(customer_id):
+    return CustomerRelationship.objects.live().filter(customer_id=customer_id).order_by()
 
 
-def _standings(partnerships: dict, relationships: dict) -> list[Standing]:
-    """Each reseller of `partnerships` (one per reseller), by name, with where it stands."""
-    resellers = sorted((p.reseller for p in partnerships.values()), key=lambda p: p.name.casefold())
+def _standings(partnerships, customer_id) -> list[Standing]:
+    """Each reseller of `partnerships`, by name, with where it stands for the customer: one
+    query, each partnership read with its reseller and the state of their live relationship
+    with the customer."""
+    relationship = _live_relationships(customer_id).filter(partner_id=OuterRef("reseller_id"))
+    chosen = _by_reseller(
+        partnerships.select_related("reseller")
+        .annotate(
+            relationship_state=Subquery(relationship.values("state")[:1]),
+            relationship_delegated_admin=Subquery(relationship.values("delegated_admin")[:1]),
+        )
+        .order_by()
+    )
     return [
-        Standing(r, _reason_not_listed(partnerships.get(r.pk), relationships.get(r.pk)))
-        for r in resellers
+        Standing(
+            p.reseller,
+            _reason_not_listed(p.state, p.relationship_state, p.relationship_delegated_admin),
+        )
+        for p in sorted(chosen.values(), key=lambda p: p.reseller.name.casefold())
     ]
 
 
@@ -132,10 +147,13 @@ def ineligibility_locked(subscription, contact: Partner) -> NotListedReason | No
     """
     if contact.pk == subscription.provider_id:
         return None
+    # At most one live row per pair: ordered by pk, not by the model's names, which would
+    # join (and plan) the partner and customer tables for nothing.
     partnership = (
         ResellerPartnership.objects.live()
         .select_for_update(of=("self",))
         .filter(provider_id=subscription.provider_id, reseller_id=contact.pk)
+        .order_by("pk")
         .first()
     )
     if partnership is None and not (
@@ -148,9 +166,14 @@ def ineligibility_locked(subscription, contact: Partner) -> NotListedReason | No
         CustomerRelationship.objects.live()
         .select_for_update(of=("self",))
         .filter(partner_id=contact.pk, customer_id=subscription.customer_id)
+        .order_by("pk")
         .first()
     )
-    return _reason_not_listed(partnership, relationship)
+    return _reason_not_listed(
+        partnership.state if partnership else None,
+        relationship.state if relationship else None,
+        relationship is not None and relationship.delegated_admin,
+    )
 
 
 def _by_reseller(partnerships) -> dict:
@@ -163,11 +186,15 @@ def _by_reseller(partnerships) -> dict:
     return chosen
 
 
-def _reason_not_listed(partnership, relationship) -> NotListedReason | None:
-    if partnership is None or partnership.state != RelationshipState.ACTIVE:
+def _reason_not_listed(
+    partnership_state, relationship_state, delegated_admin
+) -> NotListedReason | None:
+    """The rule itself, from the reseller's partnership with the provider and its live
+    relationship with the customer (None: there is none)."""
+    if partnership_state != RelationshipState.ACTIVE:
         return NotListedReason.PARTNERSHIP_NOT_ACTIVE
-    if relationship is None or relationship.state != RelationshipState.ACTIVE:
+    if relationship_state != RelationshipState.ACTIVE:
         return NotListedReason.NO_RELATIONSHIP
-    if not relationship.delegated_admin:
+    if not delegated_admin:
         return NotListedReason.NO_DELEGATED_ADMIN
     return None

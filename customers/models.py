@@ -5,6 +5,7 @@ import uuid
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -50,6 +51,10 @@ class Customer(models.Model):
         ordering = ["name"]
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
+        indexes = [
+            # The customers list pages by (name, id), either way (partnercenter/keyset.py).
+            models.Index(fields=["name", "id"], name="customer_name_id_idx"),
+        ]
 
     def __str__(self):
         return self.name
@@ -194,9 +199,77 @@ class SupportContactChange(ChangeRecord):
     class Meta(ChangeRecord.Meta):
         verbose_name = _("support contact change")
         verbose_name_plural = _("support contact changes")
+        # The History page reads a page newest first, (changed_at, id) descending, after a
+        # continuation token (partnercenter/keyset.py): alone, or within one user's or one way's
+        # changes, each index ends in that order, so a page is read and nothing more. A
+        # contact is `to OR from`, which PostgreSQL reads through the foreign keys' indexes
+        # and sorts (a contact's changes, not the history).
+        indexes = [
+            models.Index(fields=["changed_at", "id"], name="change_changed_at_id_idx"),
+            models.Index(fields=["changed_by", "changed_at", "id"], name="change_changed_by_idx"),
+            models.Index(fields=["through", "changed_at", "id"], name="change_through_idx"),
+            # A subscription's page lists its newest changes first.
+            models.Index(
+                fields=["subscription", "changed_at", "id"], name="change_subscription_idx"
+            ),
+        ]
         constraints = [
             choices_check("through", ChangeThrough, "support_contact_change_through_valid")
         ]
 
     def __str__(self):
         return f"{self.subscription}: {self.from_contact} → {self.to_contact}"
+
+
+class SubscriptionTally(models.Model):
+    """How many subscriptions a provider bills per designated support contact, split by whether
+    the provider has an active relationship with the customer (`reached`: its staff see them).
+
+    The dashboard reads these rows instead of counting the whole subscription table. Database
+    triggers (migration 0005) keep them in the transaction of every write to a subscription or
+    a customer relationship, whoever makes it: a service, the back office, a bulk load. Rows are
+    never deleted: a count of 0 is a contact with nothing left. `customers/tallies.py` reads it.
+    The partners are references without a constraint: a tally never stops a partner's deletion.
+    """
+
+    provider = models.ForeignKey(
+        Partner, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    contact = models.ForeignKey(  # None: subscriptions without a designated support contact
+        Partner, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
+    )
+    reached = models.BooleanField()
+    subscriptions = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            # The triggers' upsert key (ON CONFLICT): one row per provider, contact and side.
+            models.UniqueConstraint(
+                "provider",
+                Coalesce("contact", models.Value(0), output_field=models.BigIntegerField()),
+                "reached",
+                name="subscription_tally_key",
+            )
+        ]
+        # A provider's contacts, most subscriptions first: the dashboard's top ten.
+        indexes = [
+            models.Index(
+                fields=["provider", "reached", "-subscriptions"], name="subscription_tally_rank"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.provider_id} → {self.contact_id or '-'}: {self.subscriptions}"
+
+
+class CustomerTally(models.Model):
+    """How many customers a partner has an active relationship with: kept like
+    `SubscriptionTally`, by triggers on customer relationships."""
+
+    partner = models.OneToOneField(
+        Partner, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    customers = models.IntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.partner_id}: {self.customers}"

@@ -53,6 +53,7 @@ def support_contact_assign(
         target = (
             subscriptions.filter(pk=subscription.pk)
             .only("pk", "provider_id", "customer_id", "commerce_type")
+            .order_by("pk")
             .first()
         )
         if target is None:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from customers import history_views, partnership_views, relationship_views, views
+from customers import history_export, history_views, partnership_views, relationship_views, views
 
 app_name = "customers"
 
@@ -54,7 +54,7 @@ urlpatterns = [
         name="partnership_remove",
     ),
     path("history/", history_views.history, name="history"),
-    path("history/export.csv", history_views.history_export, name="history_export"),
+    path("history/export.csv", history_export.history_export, name="history_export"),
     # The customer's own admins: their home, their Support page, and what ends a relationship.
     path("admin/", views.customer_admin_home, name="customer_admin_home"),
     path("admin/support/", views.customer_support, name="customer_support"),

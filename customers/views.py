@@ -1,7 +1,6 @@
 """Customers, their subscriptions and the designated support contact flow; the customer side."""
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
@@ -20,6 +19,7 @@ from partnercenter.htmx import (
     is_htmx_target,
     render_page,
 )
+from partnercenter.keyset import KeysetPaginator
 from partnercenter.policy import Action, permits
 from partnercenter.roles import Capability
 
@@ -33,7 +33,10 @@ def customer_list(request: HtmxHttpRequest):
     """The partner's customers: search by name or domain, sort by name, 25 a page."""
     form = CustomerSearchForm(request.GET)
     customers = form.search(Customer.objects.restrict(request.user, Action.VIEW))
-    page = Paginator(customers, CUSTOMERS_PER_PAGE).get_page(request.GET.get("page"))
+    paginator = KeysetPaginator(
+        customers, form.ordering, CUSTOMERS_PER_PAGE, world=request.user.partner_id
+    )
+    page = paginator.page(after=request.GET.get("after"), before=request.GET.get("before"))
     context = {
         "form": form,
         "page": page,
@@ -72,6 +75,7 @@ def customer_detail(request: AuthenticatedHttpRequest, customer_id):
         Subscription.objects.restrict(request.user, Action.VIEW)
         .filter(customer=customer)
         .select_related("provider", "support_contact")
+        .only(*_SUBSCRIPTION_ROW)
         .order_by("offer_name", "pk")
     )
     return TemplateResponse(
@@ -81,20 +85,61 @@ def customer_detail(request: AuthenticatedHttpRequest, customer_id):
     )
 
 
+# What the customer page's table shows of each subscription, and nothing more.
+_SUBSCRIPTION_ROW = (
+    "offer_name",
+    "nickname",
+    "quantity",
+    "status",
+    "billing_cycle",
+    "commerce_type",
+    "provider__name",
+    "support_contact__name",
+)
+
+
 def _subscription_context(
     request: AuthenticatedHttpRequest, subscription, *, form=None, change=None
 ) -> dict:
-    # Who is eligible and who is not is the provider's business: only those who may assign
-    # learn it (a reseller reading the page sees the contact alone).
-    can_assign = subscription.supports_designated_contact and subscription.may_assign
+    """The subscription page: the contact section (the review of `change`; else the contact,
+    or the form with who is not listed and why) and the history."""
+    context = {
+        "customer": subscription.customer,
+        "subscription": subscription,
+        "change": change,
+        **_history(request, subscription),
+    }
+    if change is None:  # the review shows the change alone: no eligibility to read
+        context.update(_contact_choice(request, subscription, form=form))
+    return context
+
+
+def _can_assign(subscription) -> bool:
+    """Whether the page offers the form. Who is eligible and who is not is the provider's
+    business: only those who may assign learn it (a reseller reading the page sees the
+    contact alone)."""
+    return subscription.supports_designated_contact and subscription.may_assign
+
+
+def _contact_choice(request: AuthenticatedHttpRequest, subscription, *, form=None) -> dict:
+    can_assign = _can_assign(subscription)
     options = contact_options(subscription) if can_assign else None
-    if can_assign and form is None and change is None:
-        form = SupportContactForm(subscription=subscription, options=options)
-    history = list(
-        SupportContactChange.objects.restrict(request.user, Action.VIEW)
-        .filter(subscription=subscription)
-        .select_related("from_contact", "to_contact", "changed_by")[: HISTORY_SHOWN + 1]
-    )
+    if can_assign:
+        if form is None:
+            form = SupportContactForm(subscription=subscription, options=options)
+        else:
+            form.offer(options)
+    return {
+        "can_assign": can_assign,
+        "options": options,
+        "form": form,
+        **_why_not_listed(request, subscription, can_assign, options=options),
+    }
+
+
+def _why_not_listed(request, subscription, can_assign: bool, *, options) -> dict:
+    """The resellers not listed (those tied to the customer) and the answer to the search "Why
+    is a reseller not listed?", each with the link that fixes it."""
     why_form = WhyNotListedForm(request.GET)
     why_query = why_form.query() if can_assign else ""
     standings = standing_of_resellers(subscription, why_query) if why_query else []
@@ -103,17 +148,38 @@ def _subscription_context(
         "why_form": why_form,
         "why_query": why_query,
         "why_results": [(s, found_steps.get(s.partner.pk)) for s in standings],
-        "customer": subscription.customer,
-        "subscription": subscription,
-        "options": options,
         "next_steps": listed_steps,
-        "can_assign": can_assign,
         "can_request": permits(request.user, Customer, Action.REQUEST),
-        "form": form,
-        "change": change,
-        "history": history[:HISTORY_SHOWN],
-        "history_truncated": len(history) > HISTORY_SHOWN,
     }
+
+
+def _history(request: AuthenticatedHttpRequest, subscription) -> dict:
+    """The latest changes of the subscription's contact that the user may see, newest first,
+    each with the label of the way it was made."""
+    changes = list(
+        SupportContactChange.objects.restrict(request.user, Action.VIEW)
+        .filter(subscription=subscription)
+        .select_related("from_contact", "to_contact", "changed_by")
+        .only(*_HISTORY_FIELDS)[: HISTORY_SHOWN + 1]
+    )
+    return {
+        "history": [(c, _THROUGH[c.through]) for c in changes[:HISTORY_SHOWN]],
+        "history_truncated": len(changes) > HISTORY_SHOWN,
+    }
+
+
+# What the history table shows, and nothing more (a partner's support details, a user's
+# password hash): fewer columns to read and to turn into objects.
+_HISTORY_FIELDS = (
+    "changed_at",
+    "through",
+    "from_contact__name",
+    "to_contact__name",
+    "changed_by__username",
+    "changed_by__first_name",
+    "changed_by__last_name",
+)
+_THROUGH = dict(SupportContactChange.Through.choices)
 
 
 def _next_steps(subscription, options, standings) -> tuple[list[NextStep], dict[int, NextStep]]:
@@ -131,11 +197,16 @@ def subscription_detail(request: HtmxHttpRequest, customer_id, subscription_id):
     """A subscription's details, its designated support contact and that contact's history;
     for htmx, the answer to "Why is a reseller not listed?" alone."""
     subscription = _subscription(request, customer_id, subscription_id)
+    if is_htmx_target(request, "why-section"):
+        context = {
+            "customer": subscription.customer,
+            "subscription": subscription,
+            **_why_not_listed(request, subscription, _can_assign(subscription), options=None),
+        }
+    else:
+        context = _subscription_context(request, subscription)
     return render_page(
-        request,
-        "customers/subscription_detail.html",
-        _subscription_context(request, subscription),
-        partial="why-section",
+        request, "customers/subscription_detail.html", context, partial="why-section"
     )
 
 
@@ -150,8 +221,8 @@ def subscription_support_contact(request: HtmxHttpRequest, customer_id, subscrip
         )
         return _subscription_response(request, subscription)
 
-    options = contact_options(subscription)
-    form = SupportContactForm(request.POST, subscription=subscription, options=options)
+    # The service reads eligibility, locked, once: the form only reads the input.
+    form = SupportContactForm(request.POST, subscription=subscription)
     if form.is_valid():
         try:
             change = support_contact_assign(
@@ -188,14 +259,16 @@ def _subscription_response(request: HtmxHttpRequest, subscription, *, form=None)
     return _contact_section(request, subscription, form=form)
 
 
-def _contact_section(request: HtmxHttpRequest, subscription, **shown):
-    """The contact section, with the history out of band, reloaded as it now stands; a whole
-    page when the request is not htmx's."""
-    subscription = _subscription(request, subscription.customer_id, subscription.pk)
+def _contact_section(request: HtmxHttpRequest, subscription, *, form=None, change=None):
+    """The contact section, with the history out of band; a whole page when the request is not
+    htmx's. The form shows the subscription as it now stands, so it is read again; the review
+    of a change shows the change alone."""
+    if change is None:
+        subscription = _subscription(request, subscription.customer_id, subscription.pk)
     return render_page(
         request,
         "customers/subscription_detail.html",
-        _subscription_context(request, subscription, **shown),
+        _subscription_context(request, subscription, form=form, change=change),
         partial="contact-section",
         out_of_band=("history-section",),
     )

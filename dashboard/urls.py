@@ -6,4 +6,5 @@ app_name = "dashboard"
 
 urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
+    path("dashboard/support-contacts/", views.support_contacts, name="support_contacts"),
 ]

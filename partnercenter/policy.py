@@ -225,8 +225,9 @@ def reach_of(user) -> list:
     return []
 
 
-def scope(user, model: type[models.Model], action: Action | str) -> Q | None:
-    """The rows of `model` that `user` may `action`, as a filter; None: none at all."""
+def _reach(user, model: type[models.Model], action: Action | str) -> tuple[Scope, int] | None:
+    """The scope that applies to `user` for `action` on `model`, and the id it applies to
+    (their partner's or their customer's); None: nothing at all."""
     rule = POLICY.get((model._meta.label_lower, Action(action)))
     if rule is None or user is None or not user.is_authenticated or not user.is_active:
         return None
@@ -234,31 +235,74 @@ def scope(user, model: type[models.Model], action: Action | str) -> Q | None:
         if rule.capability is None or not user.can(rule.capability):
             return None
         reach = rule.provider if user.partner.is_provider else rule.reseller
-        return reach(user.partner_id) if reach else None
+        return (reach, user.partner_id) if reach else None
     if user.customer_id is not None and rule.customer_admin:
-        return rule.customer_admin(user.customer_id)
+        return rule.customer_admin, user.customer_id
     return None
+
+
+def scope(user, model: type[models.Model], action: Action | str) -> Q | None:
+    """The rows of `model` that `user` may `action`, as a filter; None: none at all."""
+    reach = _reach(user, model, action)
+    return None if reach is None else reach[0](reach[1])
 
 
 def permits(user, model: type[models.Model], action: Action | str) -> bool:
     """Whether `user` may `action` some rows of `model` (creating one, showing a button)."""
-    return scope(user, model, action) is not None
+    return _reach(user, model, action) is not None
 
 
 class RestrictedQuerySet(models.QuerySet):
     """A QuerySet that every lookup made for a user narrows by the policy first."""
 
+    # The scopes (with the id each applies to) this queryset is already narrowed by.
+    _narrowed_by: frozenset = frozenset()
+
+    def _clone(self):
+        clone = super()._clone()
+        clone._narrowed_by = self._narrowed_by
+        return clone
+
+    def __getstate__(self):
+        # Scopes may be lambdas, which do not pickle; unpickled, the rows are asked again.
+        state = super().__getstate__()
+        state.pop("_narrowed_by", None)
+        return state
+
+    def _joined(self, combined, others):
+        # Rows of either side: only the scopes both sides are narrowed by still hold.
+        for other in others:
+            combined._narrowed_by &= getattr(other, "_narrowed_by", frozenset())
+        return combined
+
+    def __or__(self, other):
+        return self._joined(super().__or__(other), [other])
+
+    def __xor__(self, other):
+        return self._joined(super().__xor__(other), [other])
+
+    def union(self, *other_qs, all=False):
+        return self._joined(super().union(*other_qs, all=all), other_qs)
+
     def restrict(self, user, action: Action | str):
         """Only the rows `user` may `action`; none by default."""
-        allowed = scope(user, self.model, action)
-        return self.none() if allowed is None else self.filter(allowed)
+        reach = _reach(user, self.model, action)
+        if reach is None:
+            return self.none()
+        narrowed = self.filter(reach[0](reach[1]))
+        narrowed._narrowed_by = self._narrowed_by | {reach}
+        return narrowed
 
     def annotate_permission(self, user, action: Action | str, *, name: str | None = None):
-        """Each row with `may_<action>`: whether `user` may also `action` it (no extra query)."""
-        allowed = scope(user, self.model, action)
-        flag = (
-            Value(False)
-            if allowed is None
-            else ExpressionWrapper(allowed, output_field=BooleanField())
-        )
+        """Each row with `may_<action>`: whether `user` may also `action` it (no extra query).
+        Where the rows are already narrowed by the very scope `action` has (a provider's staff
+        viewing what they may also assign), that is every row, and the database is not asked
+        again."""
+        reach = _reach(user, self.model, action)
+        if reach is None:
+            flag = Value(False)
+        elif reach in self._narrowed_by:
+            flag = Value(True)
+        else:
+            flag = ExpressionWrapper(reach[0](reach[1]), output_field=BooleanField())
         return self.annotate(**{name or f"may_{Action(action)}": flag})

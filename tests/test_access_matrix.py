@@ -34,6 +34,7 @@ EXPECTED_POLICIES = {
     "partnercenter:home": {"GET": SIGNED_IN},
     "partnercenter:my_access": {"GET": SIGNED_IN},
     "dashboard:dashboard": {"GET": Capability.VIEW_CUSTOMERS},
+    "dashboard:support_contacts": {"GET": Capability.VIEW_CUSTOMERS},
     "customers:customer_list": {"GET": Capability.VIEW_CUSTOMERS},
     "customers:customer_detail": {"GET": Capability.VIEW_CUSTOMERS},
     "customers:customer_relationships": {"GET": Capability.VIEW_CUSTOMERS},

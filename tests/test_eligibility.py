@@ -88,11 +88,29 @@ def test_the_page_lists_only_the_resellers_tied_to_the_customer_however_many_the
     )
     for _ in range(30):
         factories.ResellerPartnershipFactory(provider=subscription.provider)
-    with django_assert_max_num_queries(2):
+    with django_assert_max_num_queries(1):
         options = contact_options(subscription)
     assert [(n.partner, n.reason) for n in options.not_listed] == [
         (tied, NotListedReason.NO_DELEGATED_ADMIN)
     ]
+
+
+def test_the_search_answers_in_one_query_at_most_ten_resellers_by_name(
+    django_assert_max_num_queries,
+):
+    subscription, _ = _world()
+    resellers = [factories.ResellerFactory(name=f"Match {i:02}") for i in range(12)]
+    for reseller in resellers:
+        factories.ResellerPartnershipFactory(provider=subscription.provider, reseller=reseller)
+    # A removed partnership beside the live one: the reseller is still found once.
+    factories.ResellerPartnershipFactory(
+        provider=subscription.provider, reseller=resellers[0], state=RelationshipState.REMOVED
+    )
+    factories.CustomerRelationshipFactory(partner=resellers[1], customer=subscription.customer)
+    with django_assert_max_num_queries(1):
+        standings = standing_of_resellers(subscription, "match")
+    assert [s.partner.name for s in standings] == [f"Match {i:02}" for i in range(10)]
+    assert [s.reason for s in standings[:2]] == [NotListedReason.NO_RELATIONSHIP, None]
 
 
 def test_the_search_finds_only_the_providers_own_resellers():

@@ -1,7 +1,9 @@
 """The History page: the partner's own changes, filters, paging, CSV export; never editable."""
 
 import csv
+import html
 import io
+import re
 import tracemalloc
 from datetime import timedelta
 
@@ -15,6 +17,7 @@ from django.utils.html import escape
 
 from customers.models import Subscription, SupportContactChange
 from customers.services import support_contact_assign
+from partnercenter.keyset import KeysetPaginator
 from partnercenter.records import RecordIsImmutable
 from tests import factories
 
@@ -103,11 +106,47 @@ def test_filter_by_contact_and_by_who_changed(client, demo_user, changes, partne
     helpdesk = demo_user("helpdeskagent")
     by_helpdesk = client.get(reverse("customers:history"), {"changed_by": helpdesk.pk})
     assert rows(by_helpdesk) == [changes[1]]
-    northwind = partner_named("Northwind Traders IT")
     fabrikam = partner_named("Fabrikam Solutions")
-    assert len(rows(client.get(reverse("customers:history"), {"contact": fabrikam.pk}))) == 3
-    choices = client.get(reverse("customers:history")).context["form"].fields["contact"].choices
-    assert northwind.pk not in [value for value, _label in choices]
+    for typed in (fabrikam.pk, "fabrikam", "Fabrikam Solutions", fabrikam.partner_id):
+        response = client.get(reverse("customers:history"), {"contact": typed})
+        assert rows(response) == list(changes[::-1]), typed
+        assert not response.context["form"].errors
+
+
+def test_the_changed_by_list_holds_colleagues_who_changed_something(client, demo_user, changes):
+    client.force_login(demo_user("salesagent"))
+    form = client.get(reverse("customers:history")).context["form"]
+    offered = [label for _value, label in form.fields["changed_by"].choices]
+    assert offered == ["Anyone", "System", *sorted(offered[2:])]
+    names = {demo_user(u).display_name for u in ("adminagent", "helpdeskagent")}
+    assert set(offered[2:]) == names  # not the sales agent, who changed nothing
+
+
+def test_a_contact_typed_is_looked_up_among_the_partners_the_history_names(
+    client, demo_user, changes, partner_named, premium
+):
+    client.force_login(demo_user("adminagent"))
+    northwind = partner_named("Northwind Traders IT")  # a reseller of Contoso, in no change
+    response = client.get(reverse("customers:history"), {"contact": "northwind"})
+    assert "No partner in this history matches “northwind”." in response.content.decode()
+    assert rows(response) == list(changes[::-1])  # the filter is left out, and says so
+    assert rows(client.get(reverse("customers:history"), {"contact": northwind.pk})) == list(
+        changes[::-1]
+    )
+
+    east = factories.ResellerFactory(name="Fabrikam East")
+    SupportContactChange.objects.create(
+        subscription=premium, from_contact=premium.provider, to_contact=east, through="form"
+    )
+    several = client.get(reverse("customers:history"), {"contact": "fabrikam"})
+    message = several.context["form"].errors["contact"][0]
+    assert message.startswith("Several partners match “fabrikam”: Fabrikam East (")
+    assert east.partner_id in message
+    exact = client.get(reverse("customers:history"), {"contact": "fabrikam solutions"})
+    assert rows(exact) == list(changes[::-1])
+    assert rows(client.get(reverse("customers:history"), {"contact": "Fabrikam East"})) == [
+        SupportContactChange.objects.get(to_contact=east)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -119,7 +158,11 @@ def test_filter_by_contact_and_by_who_changed(client, demo_user, changes, partne
         {"contact": "abc"},
         {"changed_by": "-1"},
         {"through": "telepathy"},
+        {"contact": "\x00"},
+        {"changed_by": "99999999999999999999"},
         {"page": "x"},
+        {"after": "x"},
+        {"before": "eyJrIjpbXSwicCI6MX0:forged"},
         {"date_from": "2030-01-02", "date_to": "2030-01-01"},
     ],
 )
@@ -128,7 +171,9 @@ def test_bad_filters_are_reported_and_left_out(client, demo_user, changes, query
     response = client.get(reverse("customers:history"), query)
     assert response.status_code == 200
     assert len(rows(response)) == 3
-    if "page" not in query:
+    if query.keys() & {"after", "before"}:
+        assert "This page link is not valid here" in response.content.decode()
+    elif "page" not in query:
         errors = response.context["form"].errors
         assert errors
         html = response.content.decode()
@@ -143,26 +188,100 @@ def test_a_filter_cannot_reach_another_partners_changes(client, demo_user, chang
     assert rows(response) == list(changes[::-1])  # the unknown contact is refused, not applied
 
 
-def test_the_history_pages_by_fifty_and_keeps_the_filters(client, demo_user, premium, changes):
-    SupportContactChange.objects.bulk_create(
+def link(response, text: str) -> str | None:
+    """The URL of the page's First, Previous or Next link, or None."""
+    found = re.search(rf'href="([^"]+)"[^>]*>{text}</a>', response.content.decode())
+    return reverse("customers:history") + html.unescape(found.group(1)) if found else None
+
+
+def _removals(premium, count, at=None):
+    return SupportContactChange.objects.bulk_create(
         SupportContactChange(
             subscription=premium,
             from_contact=premium.provider,
             to_contact=premium.provider,
             through="relationship_removal",
+            **({"changed_at": at} if at else {}),
         )
-        for _ in range(60)
+        for _ in range(count)
     )
+
+
+def test_the_history_pages_by_fifty_and_keeps_the_filters(client, demo_user, premium, changes):
+    _removals(premium, 60)
     client.force_login(demo_user("adminagent"))
     first = client.get(reverse("customers:history"), {"through": "relationship_removal"})
     assert len(rows(first)) == 50
-    html = first.content.decode()
-    assert "Page 1 of 2" in html
-    assert 'href="?through=relationship_removal&amp;page=2"' in html
-    second = client.get(
-        reverse("customers:history"), {"through": "relationship_removal", "page": 2}
-    )
+    html_text = first.content.decode()
+    assert "Changes 1–50" in html_text
+    following = link(first, "Next")
+    assert "through=relationship_removal&after=" in following
+    second = client.get(following)
     assert len(rows(second)) == 11  # and the fixture's own fall-back
+    assert rows(second)[-1] == changes[2]
+    assert "Changes 51–61" in second.content.decode()
+    assert link(second, "Next") is None
+    assert rows(client.get(link(second, "Previous"))) == rows(first)
+    assert rows(client.get(link(second, "First"))) == rows(first)
+    # the export link leaves the paging out
+    assert "after=" not in re.search(r'href="([^"]*export[^"]*)"', html_text)[1]
+
+
+def test_changes_made_at_the_same_moment_each_appear_once(client, demo_user, premium):
+    same = _removals(premium, 75, at=timezone.now())
+    client.force_login(demo_user("adminagent"))
+    first = client.get(reverse("customers:history"))
+    second = client.get(link(first, "Next"))
+    seen = rows(first) + rows(second)
+    assert sorted(c.pk for c in seen) == sorted(c.pk for c in same)  # and nothing else
+    assert [c.pk for c in seen] == sorted((c.pk for c in same), reverse=True)
+    assert rows(client.get(link(second, "Previous"))) == rows(first)
+
+
+def test_a_token_and_a_filter_together_page_the_filtered_history(
+    client, demo_user, premium, changes
+):
+    """A token says where to start; the filters given with it say what is listed."""
+    client.force_login(demo_user("adminagent"))
+    newest = SupportContactChange.objects.order_by("-changed_at", "-pk")
+    paginator = KeysetPaginator(
+        newest, SupportContactChange._meta.ordering, 50, world=premium.provider_id
+    )
+    third = SupportContactChange.objects.get(pk=changes[2].pk)  # as dated by the fixture
+    after_third = paginator.token_for(third, 1)
+    assert rows(client.get(reverse("customers:history"), {"after": after_third})) == [
+        changes[1],
+        changes[0],
+    ]
+    by_helpdesk = {"after": after_third, "changed_by": demo_user("helpdeskagent").pk}
+    assert rows(client.get(reverse("customers:history"), by_helpdesk)) == [changes[1]]
+    assert (
+        rows(
+            client.get(
+                reverse("customers:history"), {**by_helpdesk, "through": "relationship_removal"}
+            )
+        )
+        == []
+    )
+
+
+def test_another_worlds_token_shows_nothing_of_it(client, demo_user, changes, partner_named):
+    """A token made in Contoso's world, given to Fabrikam's staff: refused, the first page."""
+    contoso = partner_named("Contoso Distribution")
+    paginator = KeysetPaginator(
+        SupportContactChange.objects.all(),
+        SupportContactChange._meta.ordering,
+        50,
+        world=contoso.pk,
+    )
+    token = paginator.token_for(changes[2], 1)
+    client.force_login(demo_user("fabrikam"))
+    response = client.get(reverse("customers:history"), {"after": token})
+    assert response.status_code == 200
+    page = response.context["page"]
+    assert page.notice
+    assert page.is_first
+    assert set(rows(response)) == set(rows(client.get(reverse("customers:history"))))
 
 
 def test_the_export_streams_csv_with_the_same_filters(client, demo_user, changes):

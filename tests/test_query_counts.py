@@ -1,5 +1,8 @@
 """No page's query count grows with customers, subscriptions, resellers or history rows."""
 
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -8,6 +11,7 @@ from django.urls import reverse
 from customers.models import Customer, Subscription, SupportContactChange
 from customers.services import support_contact_assign
 from demo.world import add_customers
+from partnercenter.keyset import KeysetPaginator
 from partnercenter.models import Partner, User
 from tests import factories
 
@@ -54,11 +58,28 @@ def _grow(extra_customers: int, extra_resellers: int, extra_subscriptions: int, 
     return adatum, Subscription.objects.get(pk=premium.pk), change
 
 
+def _after(model, name="") -> str:
+    """A Next link's query, the same in every world: the page after a row made up for it."""
+    contoso = Partner.objects.get(name="Contoso Distribution")
+    if model is Customer:
+        row, ordering = Customer(pk=10**9, name=name), ("-name", "-pk")
+    else:
+        row, ordering = (
+            model(pk=10**9, changed_at=datetime(2100, 1, 1, tzinfo=UTC)),
+            ("-changed_at", "-pk"),
+        )
+    token = KeysetPaginator(model.objects.all(), ordering, 1, world=contoso.pk).token_for(row, 1)
+    return urlencode({"after": token})
+
+
 def _pages(adatum, premium, change):
     staff = [
         reverse("dashboard:dashboard"),
+        reverse("dashboard:support_contacts") + "?page=2",
         reverse("customers:customer_list"),
-        reverse("customers:customer_list") + "?q=load&sort=-name&page=2",
+        reverse("customers:customer_list")
+        + "?q=load&sort=-name&"
+        + _after(Customer, "Load Test 3"),
         reverse("customers:customer_detail", args=[adatum.pk]),
         reverse("customers:customer_relationships", args=[adatum.pk]),
         reverse("customers:subscription_detail", args=[adatum.pk, premium.pk]),
@@ -66,7 +87,9 @@ def _pages(adatum, premium, change):
         reverse("customers:support_contact_change", args=[adatum.pk, premium.pk, change.pk]),
         reverse("partnercenter:my_access"),
         reverse("customers:history"),
-        reverse("customers:history") + "?customer=adatum&through=form&page=2",
+        reverse("customers:history")
+        + "?customer=adatum&through=form&"
+        + _after(SupportContactChange),
         reverse("partnercenter:support_profile"),
     ]
     helpdesk = User.objects.get(username="helpdeskagent")
@@ -92,6 +115,7 @@ def _pages(adatum, premium, change):
         "globaladmin": admin,
         "fabrikam": [
             reverse("dashboard:dashboard"),
+            reverse("dashboard:support_contacts"),
             reverse("customers:customer_detail", args=[adatum.pk]),
             reverse("customers:customer_relationships", args=[adatum.pk]),
             reverse("customers:subscription_detail", args=[adatum.pk, premium.pk]),

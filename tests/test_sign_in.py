@@ -134,11 +134,9 @@ def test_the_dashboard_counts_only_the_partners_own_world(client, db):
     user = factories.StaffUserFactory(partner=mine.provider, roles=["sales_agent"])
     client.force_login(user)
     response = client.get(reverse("dashboard:dashboard"))
-    assert response.context["customer_count"] == 1
-    assert response.context["subscription_count"] == 1
-    assert [row["support_contact__name"] for row in response.context["per_contact"]] == [
-        mine.provider.name
-    ]
+    figures = response.context["figures"]
+    assert (figures.customers, figures.subscriptions, figures.contacts) == (1, 1, 1)
+    assert [row.name for row in figures.top] == [mine.provider.name]
 
 
 @pytest.mark.parametrize(

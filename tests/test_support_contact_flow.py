@@ -3,7 +3,9 @@
 import re
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from customers.models import Subscription, SupportContactChange
@@ -404,3 +406,70 @@ def test_an_htmx_request_for_the_whole_page_has_each_section_once(client, demo_u
     html = client.get(page_url(premium), HTTP_HX_REQUEST="true").content.decode()
     assert html.count('id="history-section"') == 1
     assert "hx-swap-oob" not in html
+
+
+HTMX_CONTACT = {"HX-Request": "true", "HX-Target": "contact-section"}
+
+
+def test_a_submit_reads_eligibility_once_on_the_rows_it_locks(
+    client, demo_user, premium, partner_named
+):
+    """The service decides on the partnership and the relationship it locks; the form and the
+    review that answers need no list of who is eligible, so nothing reads it again."""
+    signed_in(client, demo_user, "adminagent")
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(
+            post_url(premium),
+            {"contact": partner_named("Fabrikam Solutions").pk, "version": 1},
+            headers=HTMX_CONTACT,
+        )
+    assert ">Close</button>" in response.content.decode()
+    eligibility_reads = [
+        q["sql"]
+        for q in queries.captured_queries
+        if '"relationships_resellerpartnership"' in q["sql"] or '"delegated_admin"' in q["sql"]
+    ]
+    assert len(eligibility_reads) == 2, eligibility_reads  # the partnership, the relationship
+    if connection.features.has_select_for_update:
+        assert all(" FOR UPDATE OF " in sql for sql in eligibility_reads), eligibility_reads
+
+
+def test_a_refused_htmx_submit_shows_the_form_again_with_the_eligible_partners(
+    client, demo_user, premium, partner_named
+):
+    response = signed_in(client, demo_user, "adminagent").post(
+        post_url(premium),
+        {"contact": partner_named("Northwind Traders IT").pk, "version": 1},
+        headers=HTMX_CONTACT,
+    )
+    html = response.content.decode()
+    assert "cannot be the designated support contact: no delegated admin" in html
+    assert options_of(html) == ["Contoso Distribution", "Fabrikam Solutions"]
+    assert "Northwind Traders IT</strong>: no delegated admin privileges" in html
+    assert not contoso_changes().exists()
+
+
+def test_the_review_page_shows_the_change_and_the_history_but_no_form(
+    client, demo_user, premium, partner_named
+):
+    change = support_contact_assign(
+        subscription=premium,
+        contact=partner_named("Fabrikam Solutions"),
+        by=demo_user("helpdeskagent"),
+        expected_version=1,
+    )
+    html = (
+        signed_in(client, demo_user, "adminagent")
+        .get(
+            reverse(
+                "customers:support_contact_change",
+                args=[premium.customer_id, premium.pk, change.pk],
+            )
+        )
+        .content.decode()
+    )
+    assert "Designated support contact changed" in html
+    assert '<select name="contact"' not in html
+    history = html[html.index('id="history-section"') :]
+    assert len(re.findall(r"<tr>\s*<td><time", history)) == 1
+    assert "<td>Form</td>" in history

@@ -147,6 +147,7 @@ ROUTES = {
     "partnercenter:my_access": RouteRule("none", {"GET": Gate(SIGNED_IN)}),
     "partnercenter:set_language": RouteRule("none", {"POST": Gate(LANGUAGE)}),
     "dashboard:dashboard": RouteRule("none", {"GET": Gate(V)}),
+    "dashboard:support_contacts": RouteRule("none", {"GET": Gate(V)}),
     "customers:customer_list": RouteRule("none", {"GET": Gate(V)}, partial="customer-results"),
     "customers:customer_detail": RouteRule("customer", {"GET": Gate(V, VIEW)}),
     "customers:customer_relationships": RouteRule("customer", {"GET": Gate(V, VIEW)}),

@@ -1,0 +1,431 @@
+"""The dashboard reads counts the database keeps (customers/tallies.py); they must be exact.
+
+After every kind of write (the seed at scale, Submit, each fall-back, relationship requests and
+answers, the back office's adds, changes and deletions, a partner's new name) the dashboard and
+its list of every designated support contact must show, for a provider's and a reseller's staff,
+exactly what counting from scratch through the access policy gives. The figures are compared
+with `restrict(user, VIEW)`, never with the tallies' own reading of them.
+"""
+
+from datetime import datetime
+
+import pytest
+from django.db.models import BooleanField, Count, DateTimeField, F
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from customers import tallies, workflows
+from customers.models import Customer, Subscription, SubscriptionTally, SupportContactChange
+from customers.services import support_contact_assign
+from demo.scale import grow
+from partnercenter.errors import DomainError
+from partnercenter.models import Partner, User
+from partnercenter.policy import Action
+from partnercenter.roles import Role
+from relationships import services as relationship_services
+from relationships.models import CustomerRelationship, RelationshipRequest, RelationshipState
+from tests import factories
+from tests.concurrency import at_once, needs_postgresql
+
+DASHBOARD = reverse("dashboard:dashboard")
+CONTACTS = reverse("dashboard:support_contacts")
+
+
+def _counted_from_scratch(user) -> dict:
+    """What the dashboard must show `user`: the access policy's rows, counted now."""
+    subscriptions = Subscription.objects.restrict(user, Action.VIEW)
+    per_contact = (
+        subscriptions.values("support_contact")
+        .annotate(count=Count("pk"), name=F("support_contact__name"))
+        .order_by("-count", F("name").asc(nulls_last=True), "support_contact")
+    )
+    return {
+        "customers": Customer.objects.restrict(user, Action.VIEW).count(),
+        "subscriptions": subscriptions.count(),
+        "contacts": [(r["support_contact"], r["name"], r["count"]) for r in per_contact],
+    }
+
+
+def _shown(client: Client) -> dict:
+    """What the dashboard and every page of its list of contacts show the signed-in user."""
+    response = client.get(DASHBOARD)
+    assert response.status_code == 200
+    figures = response.context["figures"]
+    listed, number = [], 1
+    while True:
+        page = client.get(CONTACTS, {"page": number}).context["page"]
+        listed += [(row["contact_id"], row["name"], row["count"]) for row in page.object_list]
+        if not page.has_next():
+            break
+        number += 1
+    return {
+        "customers": figures.customers,
+        "subscriptions": figures.subscriptions,
+        "contacts": figures.contacts,
+        "top": [(row.contact_id, row.name, row.subscriptions) for row in figures.top],
+        "listed": listed,
+    }
+
+
+class Watch:
+    """Signed-in browsers of the users whose dashboards a test holds to the truth."""
+
+    def __init__(self, *users):
+        self.browsers = {}
+        for user in users:
+            self.browsers[user] = Client()
+            self.browsers[user].force_login(user)
+
+    def check(self, step: str) -> None:
+        for user, browser in self.browsers.items():
+            truth, shown = _counted_from_scratch(user), _shown(browser)
+            where = f"after {step}, for {user.username}"
+            assert shown["customers"] == truth["customers"], where
+            assert shown["subscriptions"] == truth["subscriptions"], where
+            assert shown["contacts"] == len(truth["contacts"]), where
+            assert shown["top"] == truth["contacts"][: tallies.TOP_CONTACTS], where
+            assert shown["listed"] == truth["contacts"], where
+
+
+def _admin() -> Client:
+    admin = User.objects.create_superuser(
+        "dashboard-admin", "admin@dashboard.example", "not-a-demo-password", two_step_exempt=True
+    )
+    browser = Client()
+    browser.force_login(admin)
+    return browser
+
+
+def _admin_form(instance, **changes) -> dict:
+    """The back office's form data for `instance` with `changes` (a field name: a value)."""
+    data = {}
+    for field in instance._meta.concrete_fields:
+        if field.primary_key or not field.editable:
+            continue
+        value = changes.get(field.name, field.value_from_object(instance))
+        if isinstance(field, DateTimeField):
+            local = timezone.localtime(value or timezone.now())
+            data[f"{field.name}_0"], data[f"{field.name}_1"] = local.strftime(
+                "%Y-%m-%d %H:%M:%S"
+            ).split()
+        elif isinstance(field, BooleanField):
+            if value:
+                data[field.name] = "on"
+        else:
+            data[field.name] = "" if value is None else str(getattr(value, "pk", value))
+    return data
+
+
+def _saved(response) -> None:
+    """The back office saved (it redirects); an error page would show the form again."""
+    assert response.status_code == 302, response.content.decode()[:2000]
+
+
+def _admin_url(model, action: str, *args) -> str:
+    meta = model._meta
+    return reverse(f"admin:{meta.app_label}_{meta.model_name}_{action}", args=args)
+
+
+@pytest.mark.django_db
+def test_every_kind_of_write_leaves_the_dashboard_exact(demo_user, partner_named, adatum, premium):
+    contoso, fabrikam = partner_named("Contoso Distribution"), partner_named("Fabrikam Solutions")
+    agent, reseller, adatum_admin = (
+        demo_user("adminagent"),
+        demo_user("fabrikam"),
+        demo_user("adatumadmin"),
+    )
+    watch = Watch(agent, reseller, demo_user("proseware"))
+    watch.check("the demo seed")
+
+    grow(contoso, customers=30, resellers=6, history=40, seed=3)
+    watch.check("the seed at a larger size (bulk loads, history)")
+
+    staff, customer = Client(), Client()
+    staff.force_login(agent)
+    customer.force_login(adatum_admin)
+
+    def submit(subscription, contact):
+        subscription.refresh_from_db()
+        url = reverse(
+            "customers:subscription_support_contact",
+            args=[subscription.customer_id, subscription.pk],
+        )
+        staff.post(url, {"contact": contact.pk, "version": subscription.version})
+        subscription.refresh_from_db()
+        assert subscription.support_contact == contact
+
+    submit(premium, fabrikam)
+    watch.check("Submit")
+
+    fabrikams = CustomerRelationship.objects.get(partner=fabrikam, customer=adatum, state="active")
+    customer.post(reverse("customers:delegated_admin_remove", args=[fabrikams.pk]))
+    premium.refresh_from_db()
+    assert premium.support_contact == contoso
+    watch.check("the customer withdrawing DAP (fall-back)")
+
+    staff.post(
+        reverse("customers:relationship_request_new", args=[adatum.pk]),
+        {"partner": fabrikam.pk, "include_delegated_admin": "on"},
+    )
+    request = RelationshipRequest.objects.get(partner=fabrikam, customer=adatum, state="pending")
+    customer.post(reverse("relationships:invitation_accept", args=[request.pk]))
+    submit(premium, fabrikam)
+    watch.check("a request accepted, then Submit")
+
+    customer.post(reverse("customers:customer_relationship_end", args=[fabrikams.pk]))
+    fabrikams.refresh_from_db()
+    assert fabrikams.state == RelationshipState.REMOVED
+    watch.check("the customer ending a reseller's relationship (fall-backs, two providers)")
+
+    staff.post(
+        reverse("customers:relationship_request_new", args=[adatum.pk]),
+        {"partner": fabrikam.pk, "include_delegated_admin": "on"},
+    )
+    request = RelationshipRequest.objects.get(partner=fabrikam, customer=adatum, state="pending")
+    customer.post(reverse("relationships:invitation_accept", args=[request.pk]))
+    submit(premium, fabrikam)
+    watch.check("a new relationship, then Submit")
+
+    e3 = adatum.subscriptions.get(offer_name="Microsoft 365 E3")
+    submit(e3, fabrikam)
+    partnership = fabrikam.provider_partnerships.get(provider=contoso, state="active")
+    staff.post(reverse("customers:partnership_remove", args=[partnership.pk]))
+    e3.refresh_from_db()
+    premium.refresh_from_db()
+    assert e3.support_contact == premium.support_contact == contoso
+    watch.check("a partnership removed (fall-backs)")
+
+    reseller_staff = Client()
+    reseller_staff.force_login(reseller)
+    fabrikams = CustomerRelationship.objects.get(partner=fabrikam, customer=adatum, state="active")
+    reseller_staff.post(
+        reverse("customers:relationship_give_up_dap", args=[adatum.pk, fabrikams.pk])
+    )
+    fabrikams.refresh_from_db()
+    assert not fabrikams.delegated_admin
+    watch.check("the reseller giving up DAP")
+
+    # The back office: a customer, Contoso's relationship with it, a suspended subscription.
+    admin = _admin()
+    _saved(
+        admin.post(
+            _admin_url(Customer, "add"),
+            _admin_form(Customer(name="Dashboard Test Ltd", domain="dashboard-test.example")),
+        )
+    )
+    newcomer = Customer.objects.get(domain="dashboard-test.example")
+    _saved(
+        admin.post(
+            _admin_url(CustomerRelationship, "add"),
+            _admin_form(CustomerRelationship(partner=contoso, customer=newcomer, state="active")),
+        )
+    )
+    watch.check("the back office adding a customer and a relationship")
+    offer = Subscription(
+        customer=newcomer,
+        provider=contoso,
+        support_contact=contoso,
+        offer_name="Exchange Online (Plan 1)",
+        status=Subscription.Status.SUSPENDED,
+        billing_cycle=Subscription.BillingCycle.MONTHLY,
+        term=Subscription.Term.ONE_MONTH,
+        commerce_type=Subscription.CommerceType.LEGACY,
+        created_at=timezone.make_aware(datetime(2024, 5, 1, 9, 30)),
+    )
+    _saved(admin.post(_admin_url(Subscription, "add"), _admin_form(offer)))
+    added = newcomer.subscriptions.get()
+    watch.check("the back office adding a subscription")
+
+    own = CustomerRelationship.objects.get(partner=contoso, customer=newcomer)
+    staff.post(reverse("customers:relationship_remove", args=[newcomer.pk, own.pk]))
+    own.refresh_from_db()
+    assert own.state == RelationshipState.REMOVED
+    watch.check("the provider ending its own relationship")
+
+    _saved(
+        admin.post(
+            _admin_url(CustomerRelationship, "change", own.pk), _admin_form(own, state="active")
+        )
+    )
+    watch.check("the back office making a relationship active again")
+
+    _saved(
+        admin.post(
+            _admin_url(Subscription, "change", added.pk), _admin_form(added, customer=adatum)
+        )
+    )
+    watch.check("the back office moving a subscription to another customer")
+
+    _saved(admin.post(_admin_url(Subscription, "delete", added.pk), {"post": "yes"}))
+    _saved(admin.post(_admin_url(CustomerRelationship, "delete", own.pk), {"post": "yes"}))
+    _saved(admin.post(_admin_url(Customer, "delete", newcomer.pk), {"post": "yes"}))
+    assert not Customer.objects.filter(pk=newcomer.pk).exists()
+    watch.check("the back office deleting a subscription, a relationship, a customer")
+
+    _saved(
+        admin.post(
+            _admin_url(Partner, "change", contoso.pk),
+            _admin_form(contoso, name="Contoso Distribution EMEA"),
+        )
+    )
+    watch.check("a partner's new name")
+    assert _shown(watch.browsers[agent])["top"][0][:2] == (contoso.pk, "Contoso Distribution EMEA")
+
+
+@pytest.mark.django_db
+def test_the_dashboard_shows_the_top_contacts_and_counts_the_others(client, demo_world):
+    provider = Partner.objects.get(name="Contoso Distribution")
+    customer = Customer.objects.get(domain="adatum.example")
+    resellers = factories.ResellerFactory.create_batch(tallies.TOP_CONTACTS + 2)
+    for count, reseller in enumerate(resellers, start=1):
+        for subscription in factories.SubscriptionFactory.create_batch(
+            count, customer=customer, provider=provider
+        ):
+            # The back office's kind of write: no eligibility check, straight to the row.
+            Subscription.objects.filter(pk=subscription.pk).update(support_contact=reseller)
+    client.force_login(User.objects.get(username="salesagent"))
+
+    response = client.get(DASHBOARD)
+
+    html = response.content.decode()
+    shown = [row.name for row in response.context["figures"].top]
+    assert shown[0] == "Contoso Distribution"
+    assert shown[1:4] == [r.name for r in resellers[::-1][:3]]
+    assert len(shown) == tallies.TOP_CONTACTS
+    assert resellers[0].name not in html
+    assert "other partners" in html
+    assert f'href="{CONTACTS}"' in html
+    everyone = client.get(CONTACTS).content.decode()
+    assert resellers[0].name in everyone
+    assert resellers[-1].name in everyone
+
+
+@pytest.mark.django_db
+def test_subscriptions_without_a_designated_contact_are_counted_as_not_set(client):
+    subscription = factories.SubscriptionFactory()
+    factories.CustomerRelationshipFactory(
+        partner=subscription.provider, customer=subscription.customer
+    )
+    Subscription.objects.filter(pk=subscription.pk).update(support_contact=None)
+    client.force_login(
+        factories.StaffUserFactory(partner=subscription.provider, roles=["sales_agent"])
+    )
+
+    figures = client.get(DASHBOARD).context["figures"]
+
+    assert (figures.subscriptions, figures.contacts) == (1, 1)
+    assert [(row.contact_id, row.subscriptions) for row in figures.top] == [(None, 1)]
+    assert "Not set" in client.get(CONTACTS).content.decode()
+    assert SubscriptionTally.objects.filter(contact=None, subscriptions=1).count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("page", ["0", "-1", "2", "99999999999999999999", "abc", "1.5", "\x00"])
+def test_any_page_number_of_the_list_of_contacts_answers_a_page(client, demo_world, page):
+    client.force_login(User.objects.get(username="adminagent"))
+    response = client.get(CONTACTS, {"page": page})
+    assert response.status_code == 200
+    assert "Contoso Distribution" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_partner_with_nothing_yet_sees_zeros(client):
+    client.force_login(factories.StaffUserFactory(roles=["admin_agent"]))
+    response = client.get(DASHBOARD)
+    figures = response.context["figures"]
+    assert (figures.customers, figures.subscriptions, figures.contacts, figures.top) == (
+        0,
+        0,
+        0,
+        [],
+    )
+    assert "No subscriptions yet." in response.content.decode()
+    assert "No subscriptions yet." in client.get(CONTACTS).content.decode()
+
+
+# Concurrency (PostgreSQL) -----------------------------------------------------------------------
+
+
+def _busy_world():
+    """A provider, a second one and three resellers around six customers, five subscriptions
+    each; nothing active at the last customer, so its providers may end their relationships."""
+    provider, other_provider = factories.ProviderFactory(), factories.ProviderFactory()
+    resellers = factories.ResellerFactory.create_batch(3)
+    for reseller in resellers:
+        factories.ResellerPartnershipFactory(provider=provider, reseller=reseller)
+    customers = factories.CustomerFactory.create_batch(6)
+    for customer in customers:
+        for partner in (provider, other_provider, *resellers[:2]):
+            factories.CustomerRelationshipFactory(
+                partner=partner, customer=customer, delegated_admin=True
+            )
+        factories.SubscriptionFactory.create_batch(5, customer=customer, provider=provider)
+        factories.SubscriptionFactory(customer=customer, provider=other_provider)
+    Subscription.objects.filter(customer=customers[-1]).update(status=Subscription.Status.SUSPENDED)
+    return provider, other_provider, resellers, customers
+
+
+@needs_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_submits_and_relationship_changes_keep_the_counts_exact():
+    provider, other_provider, resellers, customers = _busy_world()
+    staff = factories.StaffUserFactory(partner=provider, roles=[Role.ADMIN_AGENT])
+    other_staff = factories.StaffUserFactory(partner=other_provider, roles=[Role.ADMIN_AGENT])
+    reseller_staff = [
+        factories.StaffUserFactory(partner=r, roles=[Role.ADMIN_AGENT]) for r in resellers
+    ]
+    admins = [factories.CustomerAdminFactory(customer=c) for c in customers]
+    request = relationship_services.relationship_request_create(
+        customer=customers[2], partner=resellers[2], include_delegated_admin=True, by=staff
+    )
+
+    def submit(subscription, contact):
+        return lambda: support_contact_assign(
+            subscription=subscription,
+            contact=contact,
+            by=staff,
+            expected_version=subscription.version,
+        )
+
+    def relationship(partner, customer):
+        return CustomerRelationship.objects.get(partner=partner, customer=customer, state="active")
+
+    submits = [  # every subscription of the provider, to a reseller
+        submit(subscription, resellers[i % 2])
+        for i, subscription in enumerate(Subscription.objects.filter(provider=provider))
+    ]
+    changes = [
+        # a reseller ends its relationship, a customer withdraws DAP, a partnership ends
+        lambda: workflows.customer_relationship_remove(
+            relationship=relationship(resellers[0], customers[0]), by=reseller_staff[0]
+        ),
+        lambda: workflows.delegated_admin_remove(
+            relationship=relationship(resellers[1], customers[1]), by=admins[1]
+        ),
+        lambda: workflows.reseller_partnership_remove(
+            partnership=resellers[1].provider_partnerships.get(provider=provider), by=staff
+        ),
+        # a new relationship; both providers ending theirs while its subscriptions change
+        lambda: relationship_services.relationship_request_accept(request=request, by=admins[2]),
+        lambda: workflows.customer_relationship_remove(
+            relationship=relationship(provider, customers[-1]), by=admins[-1]
+        ),
+        lambda: workflows.customer_relationship_remove(
+            relationship=relationship(other_provider, customers[-1]), by=other_staff
+        ),
+    ]
+
+    outcomes = at_once(*submits, *changes)
+
+    unexpected = [
+        o for o in outcomes if isinstance(o, BaseException) and not isinstance(o, DomainError)
+    ]
+    assert unexpected == []
+    assert any(isinstance(o, SupportContactChange) for o in outcomes)
+    for user in (staff, other_staff, *reseller_staff):
+        truth = _counted_from_scratch(user)
+        figures = tallies.figures(user, top=1000)
+        assert figures.customers == truth["customers"], user
+        assert figures.subscriptions == truth["subscriptions"], user
+        assert [(r.contact_id, r.name, r.subscriptions) for r in figures.top] == truth["contacts"]
