@@ -165,6 +165,10 @@ class HistoryFilterForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         validators=DATE_RANGE,
     )
+    # Set by a subscription page's "every change" link: that subscription's changes alone.
+    subscription = forms.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput
+    )
 
     def __init__(self, data, *, changes, user=None):
         """`changes`: the history the user may see; `user`: who gets the form to fill (its
@@ -270,6 +274,8 @@ class HistoryFilterForm(forms.Form):
             )
         if through := data.get("through"):
             changes = changes.filter(through=through)
+        if subscription := data.get("subscription"):
+            changes = changes.filter(subscription_id=subscription)
         if "__all__" not in self.errors:
             if start := data.get("date_from"):
                 changes = changes.filter(changed_at__gte=_start_of(start))

@@ -5,7 +5,7 @@ from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET
 
 from customers.forms import HistoryFilterForm
-from customers.models import SupportContactChange
+from customers.models import Subscription, SupportContactChange
 from partnercenter.access import requires
 from partnercenter.htmx import AuthenticatedHttpRequest
 from partnercenter.keyset import KeysetPaginator
@@ -34,12 +34,21 @@ def history(request: AuthenticatedHttpRequest):
         ),
     )
     page = paginator.page(after=request.GET.get("after"), before=request.GET.get("before"))
+    narrowed_to = None
+    if form.is_valid() and (subscription_id := form.cleaned_data.get("subscription")):
+        narrowed_to = (
+            Subscription.objects.restrict(request.user, Action.VIEW)
+            .select_related("customer")
+            .filter(pk=subscription_id)
+            .first()
+        )
     return TemplateResponse(
         request,
         "customers/history.html",
         {
             "form": form,
             "page": page,
+            "narrowed_to": narrowed_to,
             "filtered": any(form.data.get(name) for name in form.fields),
             "links": request.user.partner.is_provider,
         },

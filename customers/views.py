@@ -24,7 +24,7 @@ from partnercenter.policy import Action, permits
 from partnercenter.roles import Capability
 
 CUSTOMERS_PER_PAGE = 25
-HISTORY_SHOWN = 50
+HISTORY_SHOWN = 10  # the rest is on the History page, filtered to the subscription
 
 
 @require_GET
@@ -165,6 +165,7 @@ def _history(request: AuthenticatedHttpRequest, subscription) -> dict:
     return {
         "history": [(c, _THROUGH[c.through]) for c in changes[:HISTORY_SHOWN]],
         "history_truncated": len(changes) > HISTORY_SHOWN,
+        "history_link": request.user.can(Capability.VIEW_HISTORY),
     }
 
 

@@ -390,3 +390,53 @@ def test_the_filter_offers_only_the_ways_changes_are_written(client, demo_user, 
     assert '<option value="relationship_removal">' in html
     assert '<option value="bulk">' not in html
     assert '<option value="api">' not in html
+
+
+def test_a_subscriptions_every_change_link_narrows_the_history_to_it(client, demo_user, changes):
+    first, _second, third = changes
+    client.force_login(demo_user("salesagent"))
+    premium = first.subscription
+    response = client.get(reverse("customers:history"), {"subscription": premium.pk})
+    assert rows(response) == [third, first]
+    page = response.content.decode()
+    assert f"Only the changes of {escape(premium.offer_name)} at" in page
+    assert f'type="hidden" name="subscription" value="{premium.pk}"' in page
+    # The export follows the same filter.
+    export = client.get(reverse("customers:history_export"), {"subscription": premium.pk})
+    assert len(list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode())))) == 3
+
+
+@pytest.mark.parametrize("value", ["other", "0", "-4", "x", str(2**63), "99999999"])
+def test_a_forged_subscription_filter_shows_nothing_it_should_not(
+    client, demo_user, changes, value
+):
+    client.force_login(demo_user("salesagent"))
+    other = factories.SupportContactChangeFactory()  # another provider's subscription
+    subscription = other.subscription.pk if value == "other" else value
+    response = client.get(reverse("customers:history"), {"subscription": subscription})
+    assert response.status_code == 200
+    assert other not in rows(response)
+    assert "Only the changes of" not in response.content.decode()
+
+
+def test_the_subscription_page_shows_ten_changes_and_links_to_the_rest(
+    client, demo_user, adatum, partner_named
+):
+    premium = adatum.subscriptions.get(offer_name="Office 365 Business Premium")
+    contacts = [partner_named("Fabrikam Solutions"), partner_named("Contoso Distribution")]
+    agent = demo_user("adminagent")
+    for version in range(1, 13):
+        support_contact_assign(
+            subscription=premium,
+            contact=contacts[(version - 1) % 2],
+            by=agent,
+            expected_version=version,
+        )
+    url = reverse("customers:subscription_detail", args=[adatum.pk, premium.pk])
+    link = f"{reverse('customers:history')}?subscription={premium.pk}"
+
+    client.force_login(agent)
+    response = client.get(url)
+    assert len(response.context["history"]) == 10
+    assert link in response.content.decode()
+    assert len(rows(client.get(link))) == 12
