@@ -11,8 +11,9 @@ import pytest
 from django.contrib.admin.sites import site as admin_site
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
+from django.template import Context, Template
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.html import escape
 
 from customers.models import Subscription, SupportContactChange
@@ -56,7 +57,10 @@ def changes(demo_user, adatum, partner_named):
 
 
 def rows(response) -> list:
-    return list(response.context["page"].object_list)
+    """The changes listed, as model instances (the page reads them as values)."""
+    shown = [row.pk for row in response.context["page"].object_list]
+    by_pk = SupportContactChange.objects.in_bulk(shown)
+    return [by_pk[pk] for pk in shown]
 
 
 def test_the_history_shows_the_partners_changes_newest_first(client, demo_user, changes):
@@ -440,3 +444,99 @@ def test_the_subscription_page_shows_ten_changes_and_links_to_the_rest(
     assert len(response.context["history"]) == 10
     assert link in response.content.decode()
     assert len(rows(client.get(link))) == 12
+
+
+def table(response) -> list[list[str]]:
+    """The History table's cells, row by row, as the page's HTML."""
+    body = response.content.decode().split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    return [
+        re.findall(r"<td>(.*?)</td>", row, re.S)
+        for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)
+    ]
+
+
+def drawn_by_the_model(change, *, links=True) -> list[str]:
+    """The cells of `change` as the page drew them from model instances and template filters."""
+    change = SupportContactChange.objects.get(pk=change.pk)  # as dated underneath
+    subscription = change.subscription
+    when = Template('{{ at|date:"DATETIME_FORMAT" }}').render(Context({"at": change.changed_at}))
+    offer = escape(subscription.offer_name)
+    if links:
+        url = reverse(
+            "customers:subscription_detail", args=[subscription.customer_id, subscription.pk]
+        )
+        offer = f'<a href="{url}">{offer}</a>'
+    if subscription.nickname:
+        offer += f' <span class="muted">({escape(subscription.nickname)})</span>'
+    return [
+        f'<time datetime="{change.changed_at.isoformat()}">{when}</time>',
+        escape(subscription.customer.name),
+        offer,
+        escape(change.from_contact.name) if change.from_contact else "—",
+        escape(change.to_contact.name),
+        escape(change.changed_by_name),
+        escape(change.get_through_display()),
+    ]
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_each_row_shows_the_change_in_the_users_language_and_time_zone(
+    client, demo_user, changes, language, settings
+):
+    settings.TIME_ZONE = "America/Los_Angeles"  # dates are local, not UTC
+    user = demo_user("adminagent")
+    user.language = language
+    user.save(update_fields=["language"])
+    client.force_login(user)
+    cells = table(client.get(reverse("customers:history")))
+    with translation.override(language):
+        assert cells == [drawn_by_the_model(change) for change in changes[::-1]]
+        system = translation.gettext("System")
+        removal = str(SupportContactChange.Through.RELATIONSHIP_REMOVAL.label)
+    assert cells[0][5:] == [system, escape(removal)]  # by no one, through a removal
+    assert ("Entfernen einer Beziehung" in cells[0][6]) == (language == "de")
+
+
+def test_a_reseller_sees_the_rows_without_links(client, demo_user, changes):
+    client.force_login(demo_user("fabrikam"))
+    response = client.get(reverse("customers:history"), {"customer": "adatum"})
+    cells = table(response)
+    assert cells == [drawn_by_the_model(change, links=False) for change in rows(response)]
+    assert cells
+    assert not any("<a " in row[2] for row in cells)
+
+
+def test_names_in_the_history_are_escaped(client, demo_user, premium, partner_named):
+    hostile = '<script>alert("x")</script> & <b>Co</b>'
+    Subscription.objects.filter(pk=premium.pk).update(nickname=f"<i>{hostile}</i>")
+    premium.customer.__class__.objects.filter(pk=premium.customer_id).update(name=hostile)
+    agent = demo_user("adminagent")
+    agent.first_name, agent.last_name = "", ""  # shown by user name
+    agent.save(update_fields=["first_name", "last_name"])
+    premium.refresh_from_db()
+    earlier = factories.SupportContactChangeFactory(
+        subscription=premium,
+        from_contact=None,  # shown as a dash
+        to_contact=premium.provider,
+        changed_by=agent,
+        changed_at=timezone.now() - timedelta(days=1),
+    )
+    change = support_contact_assign(
+        subscription=premium,
+        contact=partner_named("Fabrikam Solutions"),
+        by=agent,
+        expected_version=premium.version,
+    )
+    client.force_login(agent)
+    response = client.get(reverse("customers:history"))
+    page = response.content.decode()
+    assert "<script>" not in page
+    assert "<b>Co" not in page
+    cells = table(response)
+    assert cells == [drawn_by_the_model(change), drawn_by_the_model(earlier)]
+    assert (
+        cells[0][1]
+        == "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;b&gt;Co&lt;/b&gt;"
+    )
+    assert cells[0][5] == agent.username
+    assert cells[1][3] == "—"
