@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from partnercenter.models import Partner, RoleAssignment, RoleChange, User
@@ -25,6 +26,8 @@ class PartnerAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "partner_id", "tenant_id", "support_email"]
     list_filter = ["kind"]
     search_fields = ["name", "partner_id", "tenant_id"]
+    # As on the support profile: an address typed without a scheme is an https one.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 class RoleAssignmentInline(admin.TabularInline):
