@@ -1,9 +1,12 @@
 """The main navigation: each entry shows only to users who may open it."""
 
 from dataclasses import dataclass
+from functools import lru_cache
 
-from django.urls import reverse
+from django.conf import settings
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.functional import Promise
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from partnercenter.models import PartnerKind
@@ -27,7 +30,7 @@ class NavLink:
 
 
 STAFF_NAVIGATION = [
-    NavItem(_("Dashboard"), "dashboard:dashboard", Capability.VIEW_CUSTOMERS),
+    NavItem(_("Dashboard"), "dashboard:dashboard", Capability.VIEW_CUSTOMERS, section=True),
     NavItem(_("Customers"), "customers:customer_list", Capability.VIEW_CUSTOMERS, section=True),
     NavItem(
         _("Indirect resellers"),
@@ -57,25 +60,55 @@ CUSTOMER_NAVIGATION = [
 ]
 
 
-def _items_for(user) -> list[NavItem]:
+def _audience(user) -> tuple:
+    """What decides which entries a user sees: their side, capabilities and kind of partner."""
     if not user.is_authenticated:
-        return []
+        return ()
     if user.is_customer_admin:
-        return CUSTOMER_NAVIGATION
+        return ("customer",)
     if user.is_partner_staff:
+        return ("staff", user.capabilities, user.partner.kind)
+    return ()
+
+
+def _items_for(audience: tuple) -> list[NavItem]:
+    if audience == ("customer",):
+        return CUSTOMER_NAVIGATION
+    if audience and audience[0] == "staff":
+        _side, capabilities, partner_kind = audience
         return [
             item
             for item in STAFF_NAVIGATION
-            if (item.capability is None or user.can(item.capability))
-            and (item.partner_kind is None or item.partner_kind == user.partner.kind)
+            if (item.capability is None or item.capability in capabilities)
+            and (item.partner_kind is None or item.partner_kind == partner_kind)
         ]
     return []
 
 
+def _site() -> tuple[str, str]:
+    """What else a URL depends on: the script prefix and the URLconf."""
+    return get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF
+
+
+@lru_cache(maxsize=256)
+def _reversed(url_name: str, script_prefix: str, urlconf: str) -> str:
+    return reverse(url_name, urlconf=urlconf)
+
+
+@lru_cache(maxsize=256)
+def _entries(
+    audience: tuple, language: str | None, script_prefix: str, urlconf: str
+) -> tuple[tuple[str, str, bool], ...]:
+    """Each entry's label in `language`, its URL and whether it heads a section: the same on
+    every page, so chosen and translated once per audience, not on every request."""
+    return tuple(
+        (str(item.label), _reversed(item.url_name, script_prefix, urlconf), item.section)
+        for item in _items_for(audience)
+    )
+
+
 def navigation_for(user, path: str) -> list[NavLink]:
-    links = []
-    for item in _items_for(user):
-        url = reverse(item.url_name)
-        current = path == url or (item.section and path.startswith(url))
-        links.append(NavLink(item.label, url, current))
-    return links
+    return [
+        NavLink(label, url, path == url or (section and path.startswith(url)))
+        for label, url, section in _entries(_audience(user), get_language(), *_site())
+    ]

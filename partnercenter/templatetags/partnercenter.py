@@ -1,11 +1,38 @@
+from functools import lru_cache
+
 from django import template
+from django.conf import settings
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language, get_language_info
 
 from partnercenter.phones import international_format
 
 register = template.Library()
+
+SELECTED = mark_safe(" selected")
 
 
 @register.filter
 def phone(value: str) -> str:
     """A stored E.164 phone number in international form, for reading."""
     return international_format(value)
+
+
+@register.simple_tag
+def language_options() -> SafeString:
+    """The language menu's options, each named in its own language, the current one selected."""
+    return _language_options(tuple(code for code, _name in settings.LANGUAGES), get_language())
+
+
+@lru_cache(maxsize=64)
+def _language_options(codes: tuple[str, ...], current: str | None) -> SafeString:
+    # The same on every page: built once per current language, not on every request.
+    return format_html_join(
+        "",
+        '<option value="{}" lang="{}"{}>{}</option>',
+        (
+            (code, code, SELECTED if code == current else "", get_language_info(code)["name_local"])
+            for code in codes
+        ),
+    )
