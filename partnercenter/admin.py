@@ -1,9 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from partnercenter.models import Partner, RoleAssignment, RoleChange, User
+from partnercenter.models import ApiToken, Partner, RoleAssignment, RoleChange, User
 
 
 class ChangeRecordAdmin(admin.ModelAdmin):
@@ -80,3 +82,58 @@ class RoleChangeAdmin(ChangeRecordAdmin):
 
 def _joined(labels) -> str:
     return ", ".join(str(label) for label in labels) or "—"
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are issued by their user (or `manage.py api_token`) and shown once; here they can
+    be read and revoked, never added, edited or deleted. The hash is never shown."""
+
+    list_display = [
+        "name",
+        "display_prefix",
+        "user",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    ]
+    list_filter = ["user__partner"]
+    list_select_related = ["user"]
+    search_fields = ["name", "prefix", "user__username"]
+    fields = [
+        "name",
+        "display_prefix",
+        "user",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+        "revoked_by",
+    ]
+    readonly_fields = fields
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("prefix"))
+    def display_prefix(self, token):
+        return f"{token.display_prefix}…"
+
+    @admin.action(description=_("Revoke the selected API tokens"))
+    def revoke(self, request, queryset):
+        count = queryset.filter(revoked_at__isnull=True).update(
+            revoked_at=timezone.now(), revoked_by=request.user
+        )
+        self.message_user(
+            request,
+            ngettext("%(count)d token revoked.", "%(count)d tokens revoked.", count)
+            % {"count": count},
+        )

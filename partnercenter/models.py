@@ -281,3 +281,55 @@ def _labels(values) -> list[str]:
     """The labels of the roles `values`, in the order of the role table."""
     held = set(values)
     return [role.label for role in Role if role.value in held]
+
+
+class ApiToken(models.Model):
+    """A token with which a script acts, through the API, as one partner staff user (with that
+    user's roles, read on every call). Only a hash of it is kept: the token is shown once."""
+
+    user = models.ForeignKey(
+        User, verbose_name=_("user"), on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(_("name"), max_length=100)
+    # The public start of the token ("pc_<prefix>_..."): finds the row and names the token in
+    # lists; the secret rest is in `token_hash` only.
+    prefix = models.CharField(_("prefix"), max_length=16, unique=True, editable=False)
+    token_hash = models.CharField(max_length=64, editable=False)
+    # The user's session generation when the token was issued: deactivating the user bumps it,
+    # so, like their sessions, their tokens stay dead even if the user is reactivated.
+    user_generation = models.PositiveIntegerField(editable=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+    expires_at = models.DateTimeField(_("expires"), editable=False)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True, editable=False)
+    revoked_by = models.ForeignKey(
+        User,
+        verbose_name=_("revoked by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(expires_at__gt=models.F("created_at")),
+                name="api_token_expires_after_creation",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.display_prefix}…)"
+
+    @property
+    def display_prefix(self) -> str:
+        return f"pc_{self.prefix}"
+
+    def is_usable(self, now=None) -> bool:
+        """Unrevoked and unexpired (the user's state is checked on each call)."""
+        return self.revoked_at is None and self.expires_at > (now or timezone.now())

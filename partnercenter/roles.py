@@ -30,6 +30,10 @@ class Capability(models.TextChoices):
     MANAGE_USERS = "manage_users", _("Manage partner users and their roles")
     VIEW_SUPPORT_PROFILE = "view_support_profile", _("View the partner's support profile")
     EDIT_SUPPORT_PROFILE = "edit_support_profile", _("Edit the partner's support profile")
+    MANAGE_API_TOKENS = (
+        "manage_api_tokens",
+        _("See and revoke every API token of the partner (everyone manages their own)"),
+    )
 
 
 _GA, _AA, _HA, _SA, _UMA = (
@@ -49,6 +53,7 @@ CAPABILITY_TABLE: dict[Capability, frozenset[Role]] = {
     Capability.MANAGE_USERS: frozenset({_GA, _UMA}),
     Capability.VIEW_SUPPORT_PROFILE: frozenset({_GA, _AA, _UMA}),
     Capability.EDIT_SUPPORT_PROFILE: frozenset({_GA, _AA}),
+    Capability.MANAGE_API_TOKENS: frozenset({_GA}),
 }
 
 

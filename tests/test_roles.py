@@ -15,6 +15,7 @@ DOMAIN_TABLE = {
     Capability.MANAGE_USERS: (1, 0, 0, 0, 1),
     Capability.VIEW_SUPPORT_PROFILE: (1, 1, 0, 0, 1),
     Capability.EDIT_SUPPORT_PROFILE: (1, 1, 0, 0, 0),
+    Capability.MANAGE_API_TOKENS: (1, 0, 0, 0, 0),
 }
 ROLE_ORDER = [
     Role.GLOBAL_ADMIN,

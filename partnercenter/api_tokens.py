@@ -1,0 +1,147 @@
+"""API tokens: issue one for a partner staff user, revoke it, and authenticate a call with it.
+
+A token reads `pc_<prefix>_<secret>`: the prefix (12 hex digits) is public, finds the row and
+names the token in lists; the secret is 32 random bytes. Only the SHA-256 of the whole token
+is stored. A fast hash is right here, unlike for passwords: a password is guessable, so it needs
+a slow, salted hash; 256 random bits cannot be guessed however fast the hash, and a slow one
+would cost every API call a few hundred milliseconds. (An unkeyed hash also keeps tokens valid
+when SECRET_KEY is rotated.) The stored hash is compared in constant time.
+"""
+
+import hashlib
+import hmac
+import re
+import secrets
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from partnercenter.errors import DomainError
+from partnercenter.models import ApiToken, User
+from partnercenter.roles import Capability
+
+MAX_LIFETIME = timedelta(days=90)
+DEFAULT_LIFETIME = timedelta(days=30)
+# last_used_at is kept to the minute: a script calling many times a second writes once a minute.
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+_TOKEN = re.compile(r"pc_(?P<prefix>[0-9a-f]{12})_[A-Za-z0-9_-]{43}")
+
+
+def _hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _new_prefix() -> str:
+    # 48 bits: a clash is very unlikely, and then a new prefix is drawn.
+    while True:
+        prefix = secrets.token_hex(6)
+        if not ApiToken.objects.filter(prefix=prefix).exists():
+            return prefix
+
+
+def api_token_issue(
+    *, user: User, name: str, expires_in: timedelta = DEFAULT_LIFETIME
+) -> tuple[ApiToken, str]:
+    """A new token acting as `user`, and the token itself (shown once, never stored)."""
+    name = (name or "").strip()
+    if not name:
+        raise DomainError(_("Give the token a name."), field="name")
+    if len(name) > ApiToken._meta.get_field("name").max_length:
+        raise DomainError(_("A token's name has at most 100 characters."), field="name")
+    if not isinstance(expires_in, timedelta) or expires_in <= timedelta(0):
+        raise DomainError(_("A token must be valid for at least one second."), field="expires_in")
+    if expires_in > MAX_LIFETIME:
+        raise DomainError(_("A token is valid for 90 days at most."), field="expires_in")
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        if not user.is_partner_staff:
+            raise DomainError(
+                _("Only partner staff can have API tokens; %(user)s is not partner staff.")
+                % {"user": user.get_username()}
+            )
+        if not user.is_active:
+            raise DomainError(
+                _("%(user)s is deactivated and cannot have API tokens.")
+                % {"user": user.get_username()}
+            )
+        prefix = _new_prefix()
+        raw = f"pc_{prefix}_{secrets.token_urlsafe(32)}"
+        now = timezone.now()
+        token = ApiToken(
+            user=user,
+            name=name,
+            prefix=prefix,
+            token_hash=_hash(raw),
+            user_generation=user.session_generation,
+            created_at=now,
+            expires_at=now + expires_in,
+        )
+        token.full_clean()
+        token.save()
+    return token, raw
+
+
+def api_tokens_revocable_by(user: User):
+    """The tokens `user` may revoke: their own, and a global admin's partner's. None for
+    anyone else (customer admins, inactive or anonymous users)."""
+    if not (user.is_authenticated and user.is_active and user.is_partner_staff):
+        return ApiToken.objects.none()
+    reach = Q(user_id=user.pk)
+    if user.can(Capability.MANAGE_API_TOKENS):
+        reach |= Q(user__partner_id=user.partner_id)
+    return ApiToken.objects.filter(reach)
+
+
+def api_token_revoke(*, token: ApiToken, by: User) -> ApiToken:
+    """End `token` for good; revoking a revoked token changes nothing."""
+    with transaction.atomic():
+        locked = (
+            api_tokens_revocable_by(by).select_for_update(of=("self",)).filter(pk=token.pk).first()
+        )
+        if locked is None:
+            raise DomainError(_("You may not revoke this token."))
+        if locked.revoked_at is None:
+            locked.revoked_at = timezone.now()
+            locked.revoked_by = by
+            locked.save(update_fields=["revoked_at", "revoked_by"])
+    return locked
+
+
+def api_token_authenticate(raw) -> User | None:
+    """The active partner staff user `raw` acts as, or None: unknown, malformed, expired or
+    revoked token, or a user deactivated (even if reactivated since) or no longer staff.
+
+    The user is read afresh, roles included, so a change applies on the next call. The user
+    carries the token as `api_token` (for the history of the writes it makes).
+    """
+    match = _TOKEN.fullmatch(raw) if isinstance(raw, str) else None
+    if match is None:
+        return None
+    token = (
+        ApiToken.objects.select_related("user", "user__partner")
+        .filter(prefix=match["prefix"])
+        .first()
+    )
+    if token is None or not hmac.compare_digest(token.token_hash, _hash(raw)):
+        return None
+    now = timezone.now()
+    user = token.user
+    if (
+        not token.is_usable(now)
+        or not user.is_active
+        or not user.is_partner_staff
+        or user.session_generation != token.user_generation
+    ):
+        return None
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_PRECISION:
+        # Conditional, so that concurrent calls within the minute write once.
+        ApiToken.objects.filter(pk=token.pk).filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - LAST_USED_PRECISION)
+        ).update(last_used_at=now)
+        token.last_used_at = now
+    user.api_token = token
+    return user
