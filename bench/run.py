@@ -518,6 +518,20 @@ def report(results: list[Result], floor: Result, extra: list[str], sizes: dict, 
     return "\n".join(lines) + "\n"
 
 
+def serve_as_in_production(database_url: str, **more: str) -> None:
+    """The environment the benchmark's servers (and this process) run with: bench.settings,
+    DEBUG off, persistent connections, plus `more`."""
+    os.environ.update(
+        DATABASE_URL=database_url,
+        DJANGO_SETTINGS_MODULE="bench.settings",
+        DJANGO_SECRET_KEY=os.environ.get("DJANGO_SECRET_KEY", "bench-only-secret-key-" + "x" * 40),
+        # Persistent connections, as production runs: a backend per worker, whose CPU we read.
+        DJANGO_CONN_MAX_AGE="600",
+        DJANGO_DEBUG="0",
+        **more,
+    )
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="a tiny world, a second per page")
@@ -540,14 +554,7 @@ def main(argv=None) -> int:
         raise SystemExit("wrk is missing: `make bench` installs it (Debian package wrk).")
 
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
-    os.environ.update(
-        DATABASE_URL=url,
-        DJANGO_SETTINGS_MODULE="bench.settings",
-        DJANGO_SECRET_KEY=os.environ.get("DJANGO_SECRET_KEY", "bench-only-secret-key-" + "x" * 40),
-        # Persistent connections, as production runs: a backend per worker, whose CPU we read.
-        DJANGO_CONN_MAX_AGE="600",
-        DJANGO_DEBUG="0",
-    )
+    serve_as_in_production(url)
     os.environ.pop("DJANGO_CACHE_URL", None)
     prepare_world(url, sizes, args.rebuild)
     _manage("collectstatic", "--no-input", "-v", "0")  # hashed names, served by WhiteNoise

@@ -50,6 +50,7 @@ from bench.run import (
     cpu_ticks,
     measure_page,
     prepare_world,
+    serve_as_in_production,
     server_pids,
     signed_in_clients,
     start_server,
@@ -723,12 +724,8 @@ def main(argv=None) -> int:
     url = os.environ.get("SCALEOUT_DATABASE_URL", DEFAULT_DATABASE_URL)
     cache_url = os.environ.get("SCALEOUT_CACHE_URL", DEFAULT_CACHE_URL)
     check_services(url, cache_url)
-    os.environ.update(
-        DATABASE_URL=url,
-        DJANGO_SETTINGS_MODULE="bench.settings",
-        DJANGO_SECRET_KEY=os.environ.get("DJANGO_SECRET_KEY", "bench-only-secret-key-" + "x" * 40),
-        DJANGO_CONN_MAX_AGE="600",
-        DJANGO_DEBUG="0",
+    serve_as_in_production(
+        url,
         # What every server must share besides the database and the secret key.
         DJANGO_CACHE_URL=cache_url,
         DJANGO_TRUSTED_PROXIES=PROXY_ADDRESS,

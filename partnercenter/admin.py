@@ -8,10 +8,8 @@ from django.utils.translation import ngettext
 from partnercenter.models import ApiToken, Partner, RoleAssignment, RoleChange, User
 
 
-class ChangeRecordAdmin(admin.ModelAdmin):
-    """Changes kept for good (ChangeRecord) can be read here, never written."""
-
-    date_hierarchy = "changed_at"
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows the back office reads and never adds, changes or deletes."""
 
     def has_add_permission(self, request):
         return False
@@ -21,6 +19,12 @@ class ChangeRecordAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ChangeRecordAdmin(ReadOnlyAdmin):
+    """Changes kept for good (ChangeRecord) can be read here, never written."""
+
+    date_hierarchy = "changed_at"
 
 
 @admin.register(Partner)
@@ -85,7 +89,7 @@ def _joined(labels) -> str:
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(ReadOnlyAdmin):
     """Tokens are issued by their user (or `manage.py api_token`) and shown once; here they can
     be read and revoked, never added, edited or deleted. The hash is never shown."""
 
@@ -113,15 +117,6 @@ class ApiTokenAdmin(admin.ModelAdmin):
     ]
     readonly_fields = fields
     actions = ["revoke"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description=_("prefix"))
     def display_prefix(self, token):

@@ -14,19 +14,11 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from tests.local_services import postgresql_reachable
+
 ROOT = Path(__file__).resolve().parent.parent
 SMOKE_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/partnercenter_scaleout_smoke"
 SMOKE_CACHE_URL = "redis://127.0.0.1:6379/14"  # a Redis database of its own, emptied by the run
-
-
-def _postgresql_reachable() -> bool:
-    import psycopg
-
-    try:
-        psycopg.connect("postgres://postgres@127.0.0.1:5432/postgres", connect_timeout=3).close()
-    except psycopg.Error:
-        return False
-    return True
 
 
 def _redis_reachable() -> bool:
@@ -45,7 +37,7 @@ def _haproxy() -> str | None:
 @pytest.mark.skipif(not _haproxy(), reason="HAProxy is missing (make test installs it)")
 @pytest.mark.skipif(not shutil.which("wrk"), reason="wrk is missing (make test installs it)")
 @pytest.mark.skipif(not _redis_reachable(), reason="the scale-out run needs Redis")
-@pytest.mark.skipif(not _postgresql_reachable(), reason="the scale-out run needs PostgreSQL")
+@pytest.mark.skipif(not postgresql_reachable(), reason="the scale-out run needs PostgreSQL")
 # The script uses a database of its own, so one run per .ci/run is enough: the PostgreSQL pass.
 @pytest.mark.skipif(
     connection.vendor != "postgresql", reason="runs with the PostgreSQL suite (.ci/run)"
