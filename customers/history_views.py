@@ -39,6 +39,7 @@ class ShownChange(NamedTuple):
     changed_by_first_name: str | None
     changed_by_last_name: str | None
     changed_by_username: str | None
+    api_token_prefix: str | None
 
     @property
     def pk(self) -> int:  # KeysetPaginator keys loaded rows by pk, and signs `id`, `changed_at`
@@ -60,6 +61,7 @@ _SHOWN_COLUMNS = [
     "changed_by__first_name",
     "changed_by__last_name",
     "changed_by__username",
+    "api_token__prefix",
 ]
 
 
@@ -107,10 +109,15 @@ def table_rows(changes: list[ShownChange], *, links: bool) -> list[dict]:
                 "from": change.from_contact_name or "—",
                 "to": change.to_contact_name,
                 "changed_by": changed_by,
-                "through": through.get(change.through, change.through),
+                "through": _through(through.get(change.through, change.through), change),
             }
         )
     return rows
+
+
+def _through(label: str, change: ShownChange) -> str:
+    """The way, and for the API the public prefix of the token the change was made with."""
+    return f"{label} (pc_{change.api_token_prefix}…)" if change.api_token_prefix else label
 
 
 @require_GET

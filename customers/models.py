@@ -54,6 +54,8 @@ class Customer(models.Model):
         indexes = [
             # The customers list pages by (name, id), either way (partnercenter/keyset.py).
             models.Index(fields=["name", "id"], name="customer_name_id_idx"),
+            # The API's customer collection pages by (name, tenant id), as Partner Center does.
+            models.Index(fields=["name", "tenant_id"], name="customer_name_tenant_idx"),
         ]
 
     def __str__(self):
@@ -110,6 +112,8 @@ class Subscription(models.Model):
         blank=True,
         related_name="supported_subscriptions",
     )
+    # The subscription's id in the API (a GUID, like Partner Center's).
+    uuid = models.UUIDField(_("subscription id"), unique=True, default=uuid.uuid4, editable=False)
     # Bumped on every change of the support contact, so a form loaded earlier cannot
     # silently overwrite a change made since.
     version = models.PositiveIntegerField(_("version"), default=1)
@@ -195,6 +199,15 @@ class SupportContactChange(ChangeRecord):
     )
     changed_at = models.DateTimeField(_("changed at"), default=timezone.now, db_index=True)
     through = models.CharField(_("through"), max_length=32, choices=Through.choices)
+    # The API token the change was made with (through the API only).
+    api_token = models.ForeignKey(
+        "partnercenter.ApiToken",
+        verbose_name=_("API token"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
 
     class Meta(ChangeRecord.Meta):
         verbose_name = _("support contact change")

@@ -4,7 +4,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
-from customers.eligibility import NotACandidate, ineligibility_locked
+from customers.eligibility import NotACandidate, NotListedReason, ineligibility_locked
 from customers.models import Subscription, SupportContactChange
 from partnercenter.errors import DomainError
 from partnercenter.models import Partner, User
@@ -25,6 +25,19 @@ class StaleSubscription(DomainError):
             "contact": subscription.effective_support_contact,
         }
         super().__init__(message)
+
+
+class NewCommerceUnsupported(DomainError):
+    """New-commerce subscriptions have no designated support contact."""
+
+
+class ContactNotEligible(DomainError):
+    """The partner may not be the designated contact: `reason` says why, or is None for a
+    partner the provider does not know (nothing more is told about it)."""
+
+    def __init__(self, message: str, reason: NotListedReason | None):
+        super().__init__(message)
+        self.reason = reason
 
 
 def support_contact_assign(
@@ -61,13 +74,14 @@ def support_contact_assign(
                 _("You may not change the designated support contact of this subscription.")
             )
         if not target.supports_designated_contact:
-            raise DomainError(
+            raise NewCommerceUnsupported(
                 _("New-commerce subscriptions do not support a designated support contact.")
             )
         try:
             reason = ineligibility_locked(target, contact)
+            candidate = True
         except NotACandidate:
-            reason = NOT_A_CANDIDATE
+            reason, candidate = None, False
         current = (
             Subscription.objects.select_for_update(of=("self",))
             .select_related("provider", "support_contact", "customer")
@@ -75,14 +89,16 @@ def support_contact_assign(
         )
         if current.version != expected_version:
             raise StaleSubscription(current, _last_change(current))
-        if reason is NOT_A_CANDIDATE:
-            raise DomainError(
-                _("That partner cannot be the designated support contact of this subscription.")
+        if not candidate:
+            raise ContactNotEligible(
+                _("That partner cannot be the designated support contact of this subscription."),
+                reason=None,
             )
         if reason is not None:
-            raise DomainError(
+            raise ContactNotEligible(
                 _("%(partner)s cannot be the designated support contact: %(reason)s.")
-                % {"partner": contact, "reason": reason.label}
+                % {"partner": contact, "reason": reason.label},
+                reason=reason,
             )
         if current.support_contact_id == contact.pk:
             return None
@@ -101,10 +117,13 @@ def support_contact_assign(
             to_contact=contact,
             changed_by=by,
             through=through,
+            api_token=_token_of(by),
         )
 
 
-NOT_A_CANDIDATE = object()
+def _token_of(by: User | None):
+    """The API token `by` authenticated with, if the change comes through the API."""
+    return getattr(by, "api_token", None)
 
 
 def _last_change(subscription: Subscription) -> SupportContactChange | None:
@@ -139,6 +158,7 @@ def support_contacts_fall_back(
             to_contact_id=s.provider_id,
             changed_by=by,
             through=through,
+            api_token=_token_of(by),
         )
         for s in locked
     )

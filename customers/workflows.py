@@ -58,26 +58,43 @@ def relationship_removal_fallbacks(relationship: CustomerRelationship):
     )
 
 
-def relationship_removal_blocker(relationship: CustomerRelationship) -> str | None:
-    """Why this relationship cannot be removed now, or None."""
+class ActiveSubscriptionsExist(DomainError):
+    """A provider cannot end its relationship with a customer it still bills: `subscriptions`
+    are the customer's active subscriptions through it."""
+
+    def __init__(self, message: str, subscriptions: list):
+        super().__init__(message)
+        self.subscriptions = subscriptions
+
+
+def relationship_removal_blocker(relationship: CustomerRelationship) -> DomainError | None:
+    """Why this relationship cannot be removed now (the refusal to raise), or None."""
     if relationship.state == RelationshipState.REMOVED:
-        return _("This relationship was already removed.")
+        return DomainError(_("This relationship was already removed."))
     if relationship.partner.is_provider:
-        active = Subscription.objects.filter(
-            customer_id=relationship.customer_id,
-            provider_id=relationship.partner_id,
-            status=Subscription.Status.ACTIVE,
-        ).count()
+        active = list(
+            Subscription.objects.filter(
+                customer_id=relationship.customer_id,
+                provider_id=relationship.partner_id,
+                status=Subscription.Status.ACTIVE,
+            )
+            .order_by("pk")
+            .values_list("uuid", flat=True)
+        )
         if active:
-            return _(
-                "%(customer)s still has %(count)s active subscription(s) billed through "
-                "%(partner)s. A provider cannot remove its own relationship with a customer "
-                "while that is so."
-            ) % {
-                "customer": relationship.customer.name,
-                "count": active,
-                "partner": relationship.partner.name,
-            }
+            return ActiveSubscriptionsExist(
+                _(
+                    "%(customer)s still has %(count)s active subscription(s) billed through "
+                    "%(partner)s. A provider cannot remove its own relationship with a customer "
+                    "while that is so."
+                )
+                % {
+                    "customer": relationship.customer.name,
+                    "count": len(active),
+                    "partner": relationship.partner.name,
+                },
+                subscriptions=active,
+            )
     return None
 
 
@@ -101,7 +118,7 @@ def customer_relationship_remove(
     if relationship is None:
         raise DomainError(_("You may not end this relationship."))
     if blocker := relationship_removal_blocker(relationship):
-        raise DomainError(blocker)
+        raise blocker
     relationship.state = RelationshipState.REMOVED
     relationship.delegated_admin = False
     relationship.save(update_fields=["state", "delegated_admin", "updated_at"])

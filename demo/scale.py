@@ -177,6 +177,7 @@ SUBSCRIPTION_COLUMNS = [
     "provider_id",
     "support_contact_id",
     "version",
+    "uuid",
 ]
 
 
@@ -270,6 +271,8 @@ def _customer_rows(rng, customer: int, provider: int, resellers: list[int], now)
             (
                 *(customer, offer, nickname, quantity, status, cycle, term, commerce, auto_renew),
                 *(created_at, provider, provider, 1),  # contact: the provider; version 1
+                # The API's id: unique (one offer per customer), and no draw from rng.
+                uuid.uuid5(_TENANTS, f"subscription {customer} {offer}"),
             )
         )
     # The customer's partners have worked with it since its first subscription.

@@ -21,6 +21,11 @@ def public(view):
     return _mark(login_not_required(view), "public")
 
 
+def api_token(view):
+    """The API (under /v1/): a bearer token decides, never the session or the sign-in page."""
+    return _mark(login_not_required(view), "api_token")
+
+
 def signed_in(view):
     """Open to any signed-in user (the login requirement itself is global middleware)."""
     return _mark(view, "signed_in")
@@ -52,3 +57,15 @@ def customer_admin_required(view):
         return view(request, *args, **kwargs)
 
     return _mark(wrapper, "customer_admin")
+
+
+def partner_staff(view):
+    """Any partner staff user, whatever their roles; customer admins get 403."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_partner_staff:
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return _mark(wrapper, "partner_staff")

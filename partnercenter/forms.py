@@ -6,9 +6,10 @@ from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import ValidationError
 from django.core.validators import ProhibitNullCharactersValidator, URLValidator
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_variables
 
-from partnercenter.models import User
+from partnercenter.models import ApiToken, User
 from partnercenter.phones import international_format, normalise_phone
 from partnercenter.roles import Role
 
@@ -144,6 +145,42 @@ class SupportProfileForm(PlainLabels, forms.Form):
                 "support_hours": partner.support_hours,
             },
         )
+
+
+class ApiTokenForm(PlainLabels, forms.Form):
+    """A new API token: what it is for, and for how many days it is valid."""
+
+    LIFETIMES = (1, 7, 30, 60, 90)  # days; 90 is api_tokens.MAX_LIFETIME
+    DEFAULT_LIFETIME = 30
+
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=ApiToken._meta.get_field("name").max_length,
+        help_text=_("What the token is for, e.g. “PSA sync”. The list shows it."),
+        error_messages={
+            "required": _("Give the token a name."),
+            "max_length": _("A token's name has at most 100 characters."),
+        },
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    expires_in_days = forms.TypedChoiceField(
+        label=_("Valid for"),
+        coerce=int,
+        initial=DEFAULT_LIFETIME,
+        help_text=_("The token stops working after this. 90 days at most."),
+        error_messages={
+            "required": _("Choose how long the token is valid: 1 to 90 days."),
+            "invalid_choice": _("Choose how long the token is valid: 1 to 90 days."),
+        },
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Built per form, so the labels are in the language of the request.
+        self.fields["expires_in_days"].choices = [
+            (days, ngettext("%(count)d day", "%(count)d days", days) % {"count": days})
+            for days in self.LIFETIMES
+        ]
 
 
 class SetPasswordForm(PlainLabels, auth_forms.SetPasswordForm):

@@ -49,6 +49,7 @@ STAFF_NAVIGATION = [
     NavItem(_("History"), "customers:history", Capability.VIEW_HISTORY),
     NavItem(_("Users"), "partnercenter:user_list", Capability.MANAGE_USERS, section=True),
     NavItem(_("Support profile"), "partnercenter:support_profile", Capability.VIEW_SUPPORT_PROFILE),
+    NavItem(_("API tokens"), "partnercenter:api_tokens"),
     NavItem(_("My access"), "partnercenter:my_access"),
 ]
 

@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
+from api.urls import not_found as api_not_found
+
 admin.site.site_header = _("partnercenter back office")
 admin.site.site_title = _("partnercenter back office")
 
@@ -13,4 +15,7 @@ urlpatterns = [
     path("", include("customers.urls")),
     path("", include("relationships.urls")),
     path("backoffice/", admin.site.urls),
+    path("", include("api.page_urls")),
+    path("v1/", include("api.urls")),
+    path("v1", api_not_found),  # not redirected to v1/: nothing under the API redirects
 ]

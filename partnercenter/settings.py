@@ -1,5 +1,6 @@
 """Settings for partnercenter, read from the environment (and `.env` when present)."""
 
+import re
 from datetime import timedelta
 from ipaddress import ip_network
 from pathlib import Path
@@ -52,9 +53,12 @@ INSTALLED_APPS = [
     # Above the domain: they compose customers and relationships.
     "dashboard",
     "demo",
+    "api",
 ]
 
 MIDDLEWARE = [
+    # First: under /v1/ it drops cookies before the session and CSRF middleware read them.
+    "api.middleware.ApiMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -109,6 +113,11 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=0)
 # another sees and clears, e.g. DJANGO_CACHE_URL=redis://127.0.0.1:6379/1 (Django's own Redis
 # backend). Unset, each process keeps its own in memory: right for one server only.
 CACHES = {"default": env.cache_url("DJANGO_CACHE_URL", default="locmemcache://")}
+
+# Calls per API token (counted in the cache above), as ninja's throttles read a rate.
+API_RATE_LIMIT = env.str("DJANGO_API_RATE_LIMIT", default="600/min")
+if not re.fullmatch(r"[1-9][0-9]*/(s|sec|m|min|h|hour|d|day)", API_RATE_LIMIT):
+    raise ImproperlyConfigured("DJANGO_API_RATE_LIMIT reads like 600/min (per s, min, hour, day).")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "partnercenter.User"

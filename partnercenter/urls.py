@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 from django.views.generic import RedirectView
 
-from partnercenter import two_step_views, user_views, views
+from partnercenter import api_token_views, two_step_views, user_views, views
 from partnercenter.access import public, signed_in
 from partnercenter.forms import SetPasswordForm, SignInForm
 from partnercenter.i18n import set_language
@@ -47,6 +47,12 @@ urlpatterns = [
         "support-profile/update/",
         user_views.support_profile_update,
         name="support_profile_update",
+    ),
+    path("api-tokens/", api_token_views.api_tokens, name="api_tokens"),
+    path(
+        "api-tokens/<int:token_id>/revoke/",
+        api_token_views.api_token_revoke,
+        name="api_token_revoke",
     ),
     path(
         "accounts/login/",

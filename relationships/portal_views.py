@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from partnercenter.access import customer_admin_required, signed_in
-from partnercenter.errors import told
+from partnercenter.errors import DomainError, told
 from partnercenter.htmx import AuthenticatedHttpRequest
 from partnercenter.policy import Action
 from relationships import services
@@ -94,6 +94,21 @@ def invitation(request: AuthenticatedHttpRequest, token):
             _("This invitation can no longer be accepted (%(state)s).")
             % {"state": invitation.shown_state.lower()},
         )
+    return redirect(
+        reverse("relationships:customer_partner_relationships") + f"?request={invitation.pk}"
+    )
+
+
+@require_GET
+@customer_admin_required
+def relationship_request_link(request: AuthenticatedHttpRequest, link):
+    """Where the API's relationship request URL leads: the request, made now for the admin's
+    customer (or the one already pending), to accept or decline."""
+    try:
+        invitation = services.relationship_request_from_link(link=link, by=request.user)
+    except DomainError as refusal:
+        messages.error(request, refusal.message)
+        return redirect("relationships:customer_partner_relationships")
     return redirect(
         reverse("relationships:customer_partner_relationships") + f"?request={invitation.pk}"
     )

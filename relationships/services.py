@@ -5,6 +5,7 @@ then. Ending a relationship, a partnership or DAP makes subscriptions fall back,
 workflows live with the subscriptions, in customers/workflows.py.
 """
 
+from django.core import signing
 from django.db import IntegrityError, transaction
 from django.db.models import Model
 from django.utils import timezone
@@ -14,6 +15,7 @@ from partnercenter.errors import DomainError
 from partnercenter.models import Partner, User
 from partnercenter.policy import Action, permits
 from relationships.models import (
+    REQUEST_LIFETIME,
     CustomerRelationship,
     RelationshipRequest,
     RelationshipState,
@@ -218,3 +220,50 @@ def relationship_request_accept(*, request: RelationshipRequest, by: User) -> Cu
 @transaction.atomic
 def relationship_request_decline(*, request: RelationshipRequest, by: User) -> None:
     _respond(_open_request_for(request.pk, by), RequestState.DECLINED, by)
+
+
+# Links that invite a customer (the API's relationship request URL) ----------------------------
+
+_LINK_SALT = "relationships.request-link"
+
+
+def relationship_request_link(*, partner: Partner, by: User, delegated_admin: bool) -> str:
+    """A signed link token: whichever customer's admin opens it gets a request for a
+    relationship with `partner`, made by `by` (checked then, like any request). Nothing is
+    stored; it works for REQUEST_LIFETIME."""
+    return signing.dumps(
+        {"p": partner.pk, "u": by.pk, "d": bool(delegated_admin)}, salt=_LINK_SALT, compress=True
+    )
+
+
+def relationship_request_from_link(*, link: str, by: User) -> RelationshipRequest:
+    """The request `link` invites `by` (a customer's admin) to answer: made now for their
+    customer, or the one already pending for the same partner. DomainError when the link is
+    broken or expired, or when its maker may no longer ask."""
+    try:
+        payload = signing.loads(link, salt=_LINK_SALT, max_age=REQUEST_LIFETIME)
+        partner_pk, maker_pk, delegated_admin = int(payload["p"]), int(payload["u"]), payload["d"]
+    except signing.SignatureExpired:
+        raise DomainError(
+            _("This invitation link has expired; ask the partner for a new one.")
+        ) from None
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        raise DomainError(_("This invitation link is not valid.")) from None
+    customer = by.customer
+    if customer is None:
+        raise DomainError(_("Only a customer's admin can answer an invitation."))
+    pending = (
+        RelationshipRequest.objects.open()
+        .filter(partner_id=partner_pk, customer=customer)
+        .order_by("-created_at")
+        .first()
+    )
+    if pending is not None:
+        return pending
+    partner = Partner.objects.filter(pk=partner_pk).first()
+    maker = User.objects.filter(pk=maker_pk).select_related("partner").first()
+    if partner is None or maker is None:
+        raise DomainError(_("This invitation link is not valid."))
+    return relationship_request_create(
+        customer=customer, partner=partner, include_delegated_admin=bool(delegated_admin), by=maker
+    )

@@ -40,4 +40,10 @@ urlpatterns = [
         name="invitation_decline",
     ),
     path("invitations/<token:token>/", portal_views.invitation, name="invitation"),
+    # The API's relationship request URL: the request is made when a customer's admin opens it.
+    path(
+        "invitations/link/<str:link>/",
+        portal_views.relationship_request_link,
+        name="relationship_request_link",
+    ),
 ]

@@ -45,3 +45,23 @@ def partner_named(demo_world):
     from partnercenter.models import Partner
 
     return lambda name: Partner.objects.get(name=name)
+
+
+SUMMARY_PROPERTY = "terminal_summary"
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Lines a test recorded with `record_property("terminal_summary", [...])` (the
+    schemathesis counts of tests/test_api_schema.py), from whichever worker ran it."""
+    lines = [
+        line
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        for name, value in getattr(report, "user_properties", ())
+        if name == SUMMARY_PROPERTY
+        for line in value
+    ]
+    if lines:
+        terminalreporter.write_sep("-", "summaries")
+        for line in lines:
+            terminalreporter.write_line(line)

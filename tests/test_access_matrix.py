@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from customers.services import support_contact_assign
+from partnercenter.api_tokens import api_token_issue
 from partnercenter.roles import Capability, Role, roles_with
 from tests import factories
 from tests.urlwalk import product_routes
@@ -17,7 +18,10 @@ INVITEE = "invitee"  # any signed-in user may follow the link; only the customer
 LANGUAGE = "language"  # open to everyone, and always answers with a redirect
 # Public, but a signed-in user is sent home (the sign-in page).
 SIGN_IN_PAGE = "sign_in_page"
-DECLARED = {SIGN_IN_PAGE: PUBLIC, INVITEE: SIGNED_IN, LANGUAGE: PUBLIC}
+# Any staff user, on a token: its owner and their partner's global admin revoke it; other staff
+# get 404.
+OWN_TOKEN = "own_token"
+DECLARED = {SIGN_IN_PAGE: PUBLIC, INVITEE: SIGNED_IN, LANGUAGE: PUBLIC, OWN_TOKEN: STAFF}
 
 # url name -> {method: policy}; methods not listed answer 405.
 EXPECTED_POLICIES = {
@@ -53,6 +57,9 @@ EXPECTED_POLICIES = {
     "partnercenter:user_two_step_reset": {"POST": Capability.MANAGE_USERS},
     "partnercenter:support_profile": {"GET": Capability.VIEW_SUPPORT_PROFILE},
     "partnercenter:support_profile_update": {"POST": Capability.EDIT_SUPPORT_PROFILE},
+    "partnercenter:api_tokens": {"GET": STAFF, "POST": STAFF},
+    "api_pages:reference": {"GET": STAFF},
+    "partnercenter:api_token_revoke": {"POST": OWN_TOKEN},
     "customers:customer_admin_home": {"GET": CUSTOMER_ADMIN},
     "customers:customer_support": {"GET": CUSTOMER_ADMIN},
     "customers:relationship_request_new": {
@@ -82,6 +89,7 @@ EXPECTED_POLICIES = {
     "relationships:invitation_decline": {"POST": CUSTOMER_ADMIN},
     "customers:delegated_admin_remove": {"GET": CUSTOMER_ADMIN, "POST": CUSTOMER_ADMIN},
     "relationships:invitation": {"GET": INVITEE},
+    "relationships:relationship_request_link": {"GET": CUSTOMER_ADMIN},
     "partnercenter:set_language": {"POST": LANGUAGE},
 }
 # Pages used by a reseller's staff (the others: the provider's). Role users sit on that side.
@@ -119,6 +127,10 @@ def _expected_status(user: str, policy) -> set[int]:
         return {200, 302} if user == "customer_admin" else {403}
     if policy == STAFF:
         return {403} if user == "customer_admin" else {200}
+    if policy == OWN_TOKEN:  # the token of the provider's user without a role
+        if user == "customer_admin":
+            return {403}
+        return {302} if user in ("no_role", Role.GLOBAL_ADMIN.value) else {404}
     granted = user in {r.value for r in roles_with(policy)}
     return {200, 302} if granted else {403}
 
@@ -158,6 +170,8 @@ def world(db):
         "partnership_id": partnership.pk,
         "uidb64": "sample",
         "token": invitation.token,
+        "token_id": api_token_issue(user=users["provider", "no_role"], name="Sync")[0].pk,
+        "link": "sample-link",
     }
     return users, kwargs
 

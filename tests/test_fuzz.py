@@ -32,8 +32,9 @@ from customers.models import Customer, Subscription, SupportContactChange
 from customers.services import support_contact_assign
 from demo import world as demo
 from partnercenter import two_step
+from partnercenter.api_tokens import api_token_issue, api_token_revoke
 from partnercenter.errors import DomainError
-from partnercenter.models import Partner, RoleAssignment, User
+from partnercenter.models import ApiToken, Partner, RoleAssignment, User
 from partnercenter.roles import Role
 from partnercenter.services import set_password_path
 from relationships import services as relationship_services
@@ -43,6 +44,7 @@ from relationships.models import (
     RelationshipState,
     ResellerPartnership,
 )
+from relationships.services import relationship_request_link
 from tests import fuzzing
 from tests.fuzzing import CSRF_FIELD, CSRF_SECRET, Field, Fuzzer, Probe, Target
 from tests.urlwalk import product_routes
@@ -121,6 +123,12 @@ def _enrich_world() -> None:
     StaticToken.objects.bulk_create(
         StaticToken(device=codes, token=f"code{i:04d}") for i in range(10)
     )
+    # API tokens: on every staff user's page their own, on a global admin's their colleagues'
+    # too; the last one revoked (revoking it again changes nothing).
+    for username in ("globaladmin", "helpdeskagent", "fabrikam", "proseware", "newstaff"):
+        owner = User.objects.get(username=username)
+        token, _raw = api_token_issue(user=owner, name=f"Sync of {username}")
+    api_token_revoke(token=token, by=token.user)
 
 
 def _seed_urls() -> list[str]:
@@ -148,6 +156,11 @@ def _seed_urls() -> list[str]:
         "token": lambda kw: RelationshipRequest.objects.order_by("pk").values_list(
             "token", flat=True
         ),
+        "token_id": lambda kw: ApiToken.objects.order_by("pk"),
+        "link": lambda kw: [
+            relationship_request_link(partner=agent.partner, by=agent, delegated_admin=True)
+            for agent in User.objects.filter(username="adminagent")
+        ],
     }
     urls = []
     for name, route in ROUTES.items():

@@ -1,6 +1,6 @@
 """No page's query count grows with customers, subscriptions, resellers or history rows."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
@@ -11,6 +11,7 @@ from django.urls import reverse
 from customers.models import Customer, Subscription, SupportContactChange
 from customers.services import support_contact_assign
 from demo.world import add_customers
+from partnercenter.api_tokens import api_token_issue
 from partnercenter.keyset import KeysetPaginator
 from partnercenter.models import Partner, User
 from tests import factories
@@ -55,6 +56,11 @@ def _grow(extra_customers: int, extra_resellers: int, extra_subscriptions: int, 
         )
         for _ in range(history)
     )
+    # API tokens: more than a page of one's own, and of the partner's others, in the large world.
+    for username in ("adminagent", "globaladmin", "helpdeskagent"):
+        owner = User.objects.get(username=username)
+        for i in range(extra_resellers * 2):
+            api_token_issue(user=owner, name=f"Load {i}", expires_in=timedelta(days=1 + i % 90))
     return adatum, Subscription.objects.get(pk=premium.pk), change
 
 
@@ -91,6 +97,8 @@ def _pages(adatum, premium, change):
         + "?customer=adatum&through=form&"
         + _after(SupportContactChange),
         reverse("partnercenter:support_profile"),
+        reverse("api_pages:reference"),
+        reverse("partnercenter:api_tokens"),
     ]
     helpdesk = User.objects.get(username="helpdeskagent")
     admin = [
@@ -98,6 +106,7 @@ def _pages(adatum, premium, change):
         reverse("partnercenter:user_detail", args=[helpdesk.pk]),
         reverse("partnercenter:user_add"),
         reverse("partnercenter:two_step"),
+        reverse("partnercenter:api_tokens"),
     ]
     fabrikam = Partner.objects.get(name="Fabrikam Solutions")
     fabrikams = fabrikam.customer_relationships.get(customer=adatum)

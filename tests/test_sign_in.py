@@ -151,6 +151,7 @@ def test_the_dashboard_counts_only_the_partners_own_world(client, db):
                 "History",
                 "Users",
                 "Support profile",
+                "API tokens",
                 "My access",
             ],
         ),
@@ -162,11 +163,18 @@ def test_the_dashboard_counts_only_the_partners_own_world(client, db):
                 "Indirect resellers",
                 "History",
                 "Support profile",
+                "API tokens",
                 "My access",
             ],
         ),
-        ("helpdeskagent", ["Dashboard", "Customers", "Indirect resellers", "History", "My access"]),
-        ("salesagent", ["Dashboard", "Customers", "Indirect resellers", "History", "My access"]),
+        (
+            "helpdeskagent",
+            ["Dashboard", "Customers", "Indirect resellers", "History", "API tokens", "My access"],
+        ),
+        (
+            "salesagent",
+            ["Dashboard", "Customers", "Indirect resellers", "History", "API tokens", "My access"],
+        ),
         (
             "fabrikam",
             [
@@ -175,10 +183,11 @@ def test_the_dashboard_counts_only_the_partners_own_world(client, db):
                 "Indirect providers",
                 "History",
                 "Support profile",
+                "API tokens",
                 "My access",
             ],
         ),
-        ("usermgmtadmin", ["Users", "Support profile", "My access"]),
+        ("usermgmtadmin", ["Users", "Support profile", "API tokens", "My access"]),
         ("adatumadmin", ["Admin", "Support", "Partner relationships", "My access"]),
     ],
 )

@@ -29,26 +29,29 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.db import transaction
+from django.db.models import F
 from django.test import Client
 from django.urls import reverse
 
 from customers.models import Customer, Subscription, SupportContactChange
 from customers.services import support_contact_assign
 from customers.workflows import delegated_admin_remove
-from partnercenter.models import Partner, User
+from partnercenter.api_tokens import api_token_issue
+from partnercenter.models import ApiToken, Partner, User
 from partnercenter.roles import Capability, Role
 from partnercenter.services import user_deactivate
 from relationships.models import CustomerRelationship, RelationshipRequest, ResellerPartnership
 from relationships.services import (
     relationship_request_accept,
     relationship_request_create,
+    relationship_request_link,
     reseller_partnership_request,
 )
 from tests import factories
 from tests.urlwalk import product_routes
 
 # The roles table of DOMAIN.md, as data (not read from partnercenter/roles.py).
-V, ASSIGN, REQ, REM, HIST, USERS, VIEW_PROFILE, EDIT_PROFILE = (
+V, ASSIGN, REQ, REM, HIST, USERS, VIEW_PROFILE, EDIT_PROFILE, TOKENS = (
     Capability.VIEW_CUSTOMERS,
     Capability.ASSIGN_SUPPORT_CONTACT,
     Capability.REQUEST_RELATIONSHIP,
@@ -57,9 +60,10 @@ V, ASSIGN, REQ, REM, HIST, USERS, VIEW_PROFILE, EDIT_PROFILE = (
     Capability.MANAGE_USERS,
     Capability.VIEW_SUPPORT_PROFILE,
     Capability.EDIT_SUPPORT_PROFILE,
+    Capability.MANAGE_API_TOKENS,
 )
 DOMAIN_ROLE_TABLE = {
-    Role.GLOBAL_ADMIN: {V, ASSIGN, REQ, REM, HIST, USERS, VIEW_PROFILE, EDIT_PROFILE},
+    Role.GLOBAL_ADMIN: {V, ASSIGN, REQ, REM, HIST, USERS, VIEW_PROFILE, EDIT_PROFILE, TOKENS},
     Role.ADMIN_AGENT: {V, ASSIGN, REQ, REM, HIST, VIEW_PROFILE, EDIT_PROFILE},
     Role.HELPDESK_AGENT: {V, ASSIGN, HIST},
     Role.SALES_AGENT: {V, REQ, REM, HIST},
@@ -100,9 +104,10 @@ PUBLIC, SIGN_IN_PAGE, LANGUAGE, SIGNED_IN, INVITEE, CUSTOMER_ADMIN = (
 )
 OPEN_GATES = {PUBLIC, SIGN_IN_PAGE, LANGUAGE}
 PROVIDERS_ONLY = "providers_only"  # no object; a reseller's staff get 403
+STAFF = "staff"  # any partner staff, whatever their roles; a customer's admin gets 403
 
 # Actions (the access spec's words).
-VIEW, REQUEST, SHARE, ASSIGN_ACTION, REMOVE, REMOVE_DAP, ANSWER, MANAGE = (
+VIEW, REQUEST, SHARE, ASSIGN_ACTION, REMOVE, REMOVE_DAP, ANSWER, MANAGE, REVOKE = (
     "view",
     "request",
     "share",
@@ -111,6 +116,7 @@ VIEW, REQUEST, SHARE, ASSIGN_ACTION, REMOVE, REMOVE_DAP, ANSWER, MANAGE = (
     "remove_dap",
     "answer",
     "manage",
+    "revoke",
 )
 
 
@@ -185,6 +191,9 @@ ROUTES = {
     "partnercenter:user_two_step_reset": RouteRule("user", {"POST": Gate(USERS, MANAGE)}),
     "partnercenter:support_profile": RouteRule("none", {"GET": Gate(VIEW_PROFILE)}),
     "partnercenter:support_profile_update": RouteRule("none", {"POST": Gate(EDIT_PROFILE)}),
+    "partnercenter:api_tokens": RouteRule("none", _both(Gate(STAFF))),
+    "api_pages:reference": RouteRule("none", {"GET": Gate(STAFF)}),
+    "partnercenter:api_token_revoke": RouteRule("api_token", {"POST": Gate(STAFF, REVOKE)}),
     "customers:customer_admin_home": RouteRule("none", {"GET": Gate(CUSTOMER_ADMIN)}),
     "customers:customer_support": RouteRule("none", {"GET": Gate(CUSTOMER_ADMIN)}),
     "relationships:customer_partner_relationships": RouteRule(
@@ -201,6 +210,10 @@ ROUTES = {
         "relationship", _both(Gate(CUSTOMER_ADMIN, REMOVE))
     ),
     "relationships:invitation": RouteRule("token", {"GET": Gate(INVITEE)}),
+    # The API's relationship request URL: opened by a customer's admin (others are refused).
+    "relationships:relationship_request_link": RouteRule(
+        "request_link", {"GET": Gate(CUSTOMER_ADMIN)}
+    ),
 }
 
 
@@ -212,6 +225,7 @@ class Principal:
     username: str
     kind: str
     capabilities: frozenset
+    user_id: int | None = None
     partner_id: int | None = None
     customer_id: int | None = None
     customers: frozenset = frozenset()  # the customers with an ACTIVE relationship with it
@@ -280,7 +294,14 @@ SCOPES = {
     # Users: a partner's own staff.
     (PROVIDER, "user", MANAGE): lambda p, u: _own(p, u.partner_id),
     (RESELLER, "user", MANAGE): lambda p, u: _own(p, u.partner_id),
+    # API tokens: everyone their own; a global admin every token of the partner.
+    (PROVIDER, "api_token", REVOKE): lambda p, t: _token_in_reach(p, t),
+    (RESELLER, "api_token", REVOKE): lambda p, t: _token_in_reach(p, t),
 }
+
+
+def _token_in_reach(p, token) -> bool:
+    return token.user_id == p.user_id or (TOKENS in p.capabilities and _own(p, token.partner_id))
 
 
 # What each principal may never see, in any response body ----------------------------------
@@ -347,6 +368,17 @@ def _never_seen(username: str) -> list[str]:
     if username == "adatumadmin":
         return [*sorted(customers - {ADATUM}), "Trey Research"]
     return PROSEWARE_WORLD  # Contoso's staff
+
+
+def _tokens_never_seen(principal: Principal) -> list[str]:
+    """The names of the API tokens out of the principal's reach: a token is listed only to
+    those who may revoke it."""
+    scope = SCOPES.get((principal.kind, "api_token", REVOKE))
+    return [
+        token.name
+        for token in ApiToken.objects.annotate(partner_id=F("user__partner_id"))
+        if scope is None or not scope(principal, token)
+    ]
 
 
 def _pattern(names: list[str]) -> re.Pattern:
@@ -429,6 +461,11 @@ def _build_world() -> World:
         last_name="Former",
         roles=[Role.ADMIN_AGENT],
     )
+    # An API token of every staff principal (the deactivated one's made before).
+    for username, (kind, _role) in PRINCIPALS.items():
+        if kind in (PROVIDER, RESELLER, INACTIVE):
+            owner = user.get(username) or former
+            api_token_issue(user=owner, name=f"Nightly sync of {username}")
     sessions = {}
     for username in PRINCIPALS:
         if username != "anonymous":
@@ -449,6 +486,7 @@ def _principals() -> dict[str, Principal]:
             username=username,
             kind=kind,
             capabilities=frozenset(DOMAIN_ROLE_TABLE[role]) if role else frozenset(),
+            user_id=getattr(u, "pk", None),
             partner_id=partner_id,
             customer_id=getattr(u, "customer_id", None),
             customers=frozenset(
@@ -524,6 +562,8 @@ def _objects(adatum, lamna) -> dict[str, list]:
         )
     )
 
+    contoso_agent = User.objects.get(username="adminagent")
+
     def request_label(rq):
         return f"request {rq.partner.name} @ {rq.customer.name}"
 
@@ -532,6 +572,18 @@ def _objects(adatum, lamna) -> dict[str, list]:
 
     return {
         "none": [({}, None, None, "")],
+        "request_link": [
+            (
+                {
+                    "link": relationship_request_link(
+                        partner=contoso_agent.partner, by=contoso_agent, delegated_admin=True
+                    )
+                },
+                None,
+                None,
+                "",
+            )
+        ],
         "password_link": [({"uidb64": "sample", "token": "sample"}, None, None, "")],
         "customer": flat("customer", Customer.objects.all(), lambda c: c.name, customer_id=pk),
         "subscription": nested(
@@ -569,6 +621,12 @@ def _objects(adatum, lamna) -> dict[str, list]:
             partnership_id=pk,
         ),
         "user": flat("user", User.objects.all(), lambda u: u.username, user_id=pk),
+        "api_token": flat(
+            "api_token",
+            ApiToken.objects.annotate(partner_id=F("user__partner_id")),
+            lambda t: t.name,
+            token_id=pk,
+        ),
     }
 
 
@@ -608,6 +666,9 @@ def expected(principal: Principal, rule: RouteRule, method: str, obj_kind, obj) 
         return 302 if mine else 403
     if gate.gate == CUSTOMER_ADMIN:
         if principal.kind != CUSTOMER_ADMIN_KIND:
+            return 403
+    elif gate.gate == STAFF:
+        if principal.kind not in (PROVIDER, RESELLER):
             return 403
     elif gate.gate not in principal.capabilities:
         return 403
@@ -717,7 +778,7 @@ def test_tenant_matrix(username, world, matrix_size, pytestconfig, caplog):
     principal = world.principals[username]
     client = Client(raise_request_exception=False)
     session = world.sessions.get(username)
-    forbidden = _pattern(_never_seen(username))
+    forbidden = _pattern([*_never_seen(username), *_tokens_never_seen(principal)])
     mismatches, outcomes = [], Counter()
     for ask in _asks(principal, world):
         client.cookies.clear()  # no message, language or sign-out carried over

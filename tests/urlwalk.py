@@ -16,6 +16,7 @@ SAMPLE_ARGUMENTS = {
     InvitationTokenConverter: "sample-invitation-token",
 }
 BACK_OFFICE_PREFIX = "backoffice/"
+API_PREFIX = "v1"  # the API (v1/ and v1 itself) has its own nets: tests/test_api_*.py
 
 
 @dataclass(frozen=True)
@@ -57,10 +58,10 @@ def _walk(patterns, prefix="", namespace=""):
 
 
 def product_routes() -> list[Route]:
-    """The product's own URLs (the Django admin back office has its own policy)."""
+    """The product's own pages (the Django admin back office and the API have their own)."""
     routes = []
     for route, namespace, pattern in _walk(get_resolver().url_patterns):
-        if route.startswith(BACK_OFFICE_PREFIX):
+        if route.startswith((BACK_OFFICE_PREFIX, API_PREFIX)):
             continue
         name = namespace + pattern.name if pattern.name else ""
         # The root URLconf includes every app at "", so only the pattern itself has converters.
