@@ -134,6 +134,20 @@ def _customer(user, customer_id: str) -> Customer:
     return found
 
 
+# What the subscription and support contact resources show (api/representations.py).
+_PARTNER_FIELDS = ("tenant_id", "partner_id", "name")
+SUBSCRIPTION_FIELDS = [
+    *(f.name for f in Subscription._meta.concrete_fields),
+    "customer__tenant_id",
+    *(
+        f"{partner}__{field}"
+        for partner in ("provider", "support_contact")
+        for field in _PARTNER_FIELDS
+    ),
+    "reseller_of_record__partner_id",
+]
+
+
 def _subscription(user, customer_id: str, subscription_id: str) -> Subscription:
     """One query on the way to a 200: the subscription in the user's view, with its customer
     and partners. (Whoever sees a subscription sees its customer: a provider's scope requires
@@ -145,6 +159,7 @@ def _subscription(user, customer_id: str, subscription_id: str) -> Subscription:
         and Subscription.objects.restrict(user, Action.VIEW)
         .filter(uuid=subscription_uuid, customer__tenant_id=tenant)
         .select_related("customer", "provider", "support_contact", "reseller_of_record")
+        .only(*SUBSCRIPTION_FIELDS)
         .first()
     )
     if not found:

@@ -2,6 +2,7 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 
 from partnercenter.models import User
 
@@ -10,6 +11,22 @@ from partnercenter.models import User
 def demo_world(db):
     """The demo world of DOMAIN.md, as `seed_demo` creates it."""
     call_command("seed_demo", stdout=io.StringIO())
+
+
+@pytest.fixture(scope="module")
+def demo_world_of_module(django_db_setup, django_db_blocker):
+    """The demo world seeded once for a module, rolled back at its end. A module whose tests
+    only need the world as seeded overrides `demo_world` with `demo_world_seeded_once`: each
+    test's own writes are then rolled back to it (pytest-django's savepoint per test)."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        call_command("seed_demo", stdout=io.StringIO())
+        yield
+        transaction.set_rollback(True)
+
+
+@pytest.fixture
+def demo_world_seeded_once(demo_world_of_module, db):
+    """`demo_world`, seeded once per module (see `demo_world_of_module`)."""
 
 
 @pytest.fixture

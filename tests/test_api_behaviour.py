@@ -16,6 +16,11 @@ from relationships.models import RelationshipRequest
 
 
 @pytest.fixture
+def demo_world(demo_world_seeded_once):
+    """Seeded once for the module; each test's writes are rolled back."""
+
+
+@pytest.fixture
 def agent(demo_world):
     return User.objects.get(username="adminagent")
 

@@ -42,6 +42,11 @@ class Caller:
 
 
 @pytest.fixture
+def demo_world(demo_world_seeded_once):
+    """Seeded once for the module; each test's writes are rolled back."""
+
+
+@pytest.fixture
 def caller(demo_world):
     def caller(username: str, **issue_kwargs) -> Caller:
         user = User.objects.get(username=username)
