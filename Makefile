@@ -9,7 +9,7 @@ CHROMIUM ?= /usr/bin/chromium
 TEST_WORKERS ?= auto
 STAMP := $(VENV)/.installed-from-lock
 
-.PHONY: install run test lint format lock browser bench-tools bench bench-scaleout messages clean
+.PHONY: install run test lint format lock browser bench-tools bench bench-api bench-scaleout messages clean
 
 $(STAMP): requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "partnercenter needs Python 3.11 or newer")'
@@ -74,6 +74,11 @@ lock: install
 # see bench/run.py. BENCH_ARGS=--smoke for a tiny world.
 bench: install bench-tools
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# The API's GET and PUT supportcontact beside a bare view under /v1/, at 10,000 customers (needs
+# PostgreSQL): see bench/api.py. BENCH_ARGS=--smoke for a tiny world.
+bench-api: install bench-tools
+	$(BIN)/python -m bench.api $(BENCH_ARGS)
 
 # Two gunicorn servers behind HAProxy on one PostgreSQL and one Redis: sign-in, throttling and
 # concurrent Submits across both, throughput beside one server (see bench/scaleout.py).

@@ -41,12 +41,10 @@ class PerToken(BaseThrottle):
         now = time.time()
         window = int(now // seconds)
         key = f"api-throttle:{request.auth.api_token.prefix}:{window}"
-        cache.add(key, 0, timeout=seconds + 1)
         try:
-            calls = cache.incr(key)
-        except ValueError:  # expired between add and incr: a new window
-            cache.add(key, 1, timeout=seconds + 1)
-            calls = 1
+            calls = cache.incr(key)  # one round trip, but for a window's first call
+        except ValueError:  # no key yet: the window's first call (or a racing first)
+            calls = 1 if cache.add(key, 1, timeout=seconds + 1) else cache.incr(key)
         self._retry_after = (window + 1) * seconds - now
         return calls <= limit
 

@@ -523,6 +523,10 @@ def support_contact_update(request, customer_id: str, subscription_id: str):
         raise errors.EtagNoLongerValid()
     if contact is None:
         raise errors.SupportContactNotEligible(data=["unknown_partner"])
+    if contact.pk == subscription.effective_support_contact.pk:
+        # Already the designated contact, so eligible (the invariant): 200, nothing recorded,
+        # without the write's locks (the SDK re-sends a PUT whose answer it missed).
+        return _support_contact_answer(request, subscription)
     try:
         change = support_contact_assign(
             subscription=subscription,

@@ -193,9 +193,12 @@ class CpuMeter:
         self.before = cpu_ticks(server_pids(self.server, self.database, self.exclude))
 
     def stop(self) -> float:
+        """The whole; `postgres_ms` is then the PostgreSQL backends' part of it."""
         after = cpu_ticks(server_pids(self.server, self.database, self.exclude))
-        spent = sum(t - self.before.get(pid, 0) for pid, t in after.items())
-        return spent * 1000 / CLOCK_TICKS
+        spent = {pid: t - self.before.get(pid, 0) for pid, t in after.items()}
+        backends = sum(t for pid, t in spent.items() if _cmdline(pid).startswith("postgres: "))
+        self.postgres_ms = backends * 1000 / CLOCK_TICKS
+        return sum(spent.values()) * 1000 / CLOCK_TICKS
 
 
 # Load ------------------------------------------------------------------------------------------
@@ -205,29 +208,40 @@ def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def run_wrk(port, page: Page, cookie: str, seconds: float, connections: int) -> dict:
-    headers = {"Cookie": cookie, **page.headers}
+def wrk(
+    port, path: str, headers: dict, seconds: float, connections: int, *, threads=1, script=None
+) -> dict:
+    """wrk on one path of the server (a Lua `script` may choose each request), for `seconds`:
+    its figures, and its output for what the script prints."""
+    duration = max(1, round(seconds))
     command = [
         "wrk",
-        "-t1",
+        f"-t{threads}",
         f"-c{connections}",
-        f"-d{max(1, round(seconds))}s",
+        f"-d{duration}s",
         "--latency",
         *(arg for k, v in headers.items() for arg in ("-H", f"{k}: {v}")),
-        f"http://127.0.0.1:{port}{page.path}",
+        *(["-s", str(script)] if script else []),
+        f"http://127.0.0.1:{port}{path}",
     ]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        command, capture_output=True, text=True, check=True, timeout=duration + 60
+    ).stdout
     requests = int(re.search(r"(\d+) requests in", out).group(1))
     percentile = dict(re.findall(r"\s(50|99)%\s+([\d.]+\w+)", out))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    result = {
+    return {
         "requests": requests,
         "rate": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
         "p50_ms": _ms(*re.fullmatch(r"([\d.]+)(\w+)", percentile["50"]).groups()),
         "p99_ms": _ms(*re.fullmatch(r"([\d.]+)(\w+)", percentile["99"]).groups()),
         "errors": int(errors.group(1)) if errors else 0,
+        "output": out,
     }
-    return result
+
+
+def run_wrk(port, page: Page, cookie: str, seconds: float, connections: int) -> dict:
+    return wrk(port, page.path, {"Cookie": cookie, **page.headers}, seconds, connections)
 
 
 def measure_page(page, port, cookie, seconds, connections, meter) -> Result:
@@ -262,13 +276,15 @@ class StatementTimer:
             self.statements.append((time.perf_counter() - started, sql, params))
 
 
-def profile_request(client, method: str, page: Page, result: Result, data=None) -> None:
+def profile_request(client, method: str, page: Page, result: Result, data=None, **more) -> None:
+    """One request in this process: its queries, the slowest with its plan, its size and time
+    (`more`: the test client's other arguments, e.g. content_type)."""
     from django.db import connection
 
     timer = StatementTimer()
     started = time.perf_counter()
     with connection.execute_wrapper(timer):
-        response = getattr(client, method)(page.path, data=data, headers=page.headers)
+        response = getattr(client, method)(page.path, data=data, headers=page.headers, **more)
         content = b"".join(response.streaming_content) if response.streaming else response.content
     result.seconds = time.perf_counter() - started
     result.bytes = len(content)
@@ -280,7 +296,11 @@ def profile_request(client, method: str, page: Page, result: Result, data=None) 
     seconds, sql, params = max(timer.statements, key=lambda s: s[0])
     result.slowest_ms = seconds * 1000
     with connection.cursor() as cursor:
-        result.slowest_sql = cursor.cursor.mogrify(sql, params) if params else sql
+        mogrify = getattr(cursor.cursor, "mogrify", None)  # not with server-side binding
+        if params:
+            result.slowest_sql = mogrify(sql, params) if mogrify else f"{sql}\n-- {params!r}"
+        else:
+            result.slowest_sql = sql
         if sql.lstrip().upper().startswith("SELECT"):
             # A statement of seconds is explained without running it again.
             explain = "EXPLAIN (ANALYZE, BUFFERS) " if seconds < 2 else "EXPLAIN "
