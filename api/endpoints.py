@@ -1,5 +1,6 @@
-"""The twelve endpoints of the Partner-Center-compatible API (docs: /work/shared/API.md's
-account is kept in docs/api.md).
+"""The twelve endpoints of the Partner-Center-compatible API: Partner Center's paths, JSON keys,
+status codes and error codes (README "API"; the reference page /api/ reads this module's
+OpenAPI document).
 
 Each one reads through the same access policy as the pages (`restrict`) and writes through the
 same services, so the invariant, the locks, the history and the fall-backs are theirs. What a
