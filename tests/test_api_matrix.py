@@ -72,6 +72,18 @@ class Reach:
         return {p for p in active if p in known}
 
 
+def _subscriptions_to_ask() -> list[Subscription]:
+    """Every subscription of Adatum (the customer of both providers and of every kind of
+    reseller) and, of every other customer, one per provider and commerce type: each case of
+    the scopes, at half the requests of asking all of them."""
+    chosen = {}
+    for row in Subscription.objects.select_related("customer", "provider").order_by("pk"):
+        adatum = row.customer.domain == "adatum.example"
+        key = row.pk if adatum else (row.customer_id, row.provider_id, row.commerce_type)
+        chosen.setdefault(key, row)
+    return list(chosen.values())
+
+
 def _token(username: str) -> str:
     return api_token_issue(user=User.objects.get(username=username), name="matrix")[1]
 
@@ -174,7 +186,7 @@ def test_each_token_reaches_exactly_its_partners_world(api_world, unthrottled, u
             ).exists()
             check(f"PATCH {customer}", got, *((400, 800002) if billed else (200, None)))
 
-    for subscription in Subscription.objects.select_related("customer", "provider"):
+    for subscription in _subscriptions_to_ask():
         customer = subscription.customer
         path = f"/v1/customers/{customer.tenant_id}/subscriptions/{subscription.uuid}"
         if V not in capabilities:
