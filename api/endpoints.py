@@ -137,36 +137,50 @@ def _customer(user, customer_id: str) -> Customer:
 
 # What the subscription and support contact resources show (api/representations.py).
 _PARTNER_FIELDS = ("tenant_id", "partner_id", "name")
-SUBSCRIPTION_FIELDS = [
-    *(f.name for f in Subscription._meta.concrete_fields),
+_RELATED_FIELDS = (
     "customer__tenant_id",
     *(
         f"{partner}__{field}"
         for partner in ("provider", "support_contact")
         for field in _PARTNER_FIELDS
     ),
+)
+# The support contact calls read no more than they show and check.
+_CONTACT_FIELDS = (
+    "uuid",
+    "version",
+    "commerce_type",
+    "provider_id",
+    "support_contact_id",
+    *_RELATED_FIELDS,
+)
+SUBSCRIPTION_FIELDS = (
+    *(f.name for f in Subscription._meta.concrete_fields),
+    *_RELATED_FIELDS,
     "reseller_of_record__partner_id",
-]
+)
 
 
-def _subscription(user, customer_id: str, subscription_id: str) -> Subscription:
+def _subscription(
+    user, customer_id: str, subscription_id: str, *, fields=SUBSCRIPTION_FIELDS
+) -> Subscription:
     """One query on the way to a 200: the subscription in the user's view, with its customer
-    and partners. (Whoever sees a subscription sees its customer: a provider's scope requires
-    the relationship, and a reseller is designated only with one.)"""
+    and partners, read with `fields` only. (Whoever sees a subscription sees its customer: a
+    provider's scope requires the relationship, and a reseller is designated only with one.)"""
     tenant, subscription_uuid = _guid(customer_id), _guid(subscription_id)
-    found = (
-        tenant
-        and subscription_uuid
-        and Subscription.objects.restrict(user, Action.VIEW)
-        .filter(uuid=subscription_uuid, customer__tenant_id=tenant)
-        .select_related("customer", "provider", "support_contact", "reseller_of_record")
-        .only(*SUBSCRIPTION_FIELDS)
-        .first()
-    )
-    if not found:
+    related = {field.partition("__")[0] for field in fields if "__" in field}
+    try:
+        if not (tenant and subscription_uuid):
+            raise Subscription.DoesNotExist
+        return (
+            Subscription.objects.restrict(user, Action.VIEW)
+            .select_related(*sorted(related))
+            .only(*fields)
+            .get(uuid=subscription_uuid, customer__tenant_id=tenant)
+        )
+    except Subscription.DoesNotExist:
         _customer(user, customer_id)  # which 404: the customer's or the subscription's
-        raise errors.SubscriptionNotFound()
-    return found
+        raise errors.SubscriptionNotFound() from None
 
 
 def _json_object(request) -> dict:
@@ -450,7 +464,7 @@ def support_contact_get(request, customer_id: str, subscription_id: str):
     Its version is the `ETag` header and `attributes.etag`: send it as If-Match to a PUT."""
     user = request.auth
     _require(user, Capability.VIEW_CUSTOMERS)
-    subscription = _subscription(user, customer_id, subscription_id)
+    subscription = _subscription(user, customer_id, subscription_id, fields=_CONTACT_FIELDS)
     _legacy(subscription)
     return _support_contact_answer(request, subscription)
 
@@ -458,8 +472,9 @@ def support_contact_get(request, customer_id: str, subscription_id: str):
 SUPPORT_CONTACT_BODY = _body(schemas.SupportContactIn)
 
 
-def _named_partner(body: dict) -> Partner | None:
-    """The partner the body names by tenant id and/or MPN id (None: no partner is both)."""
+def _named_partner(body: dict, known: tuple[Partner, ...] = ()) -> Partner | None:
+    """The partner the body names by tenant id and/or MPN id (None: no partner is both); one
+    of `known` (already read) without a query."""
     tenant, mpn = body.get("supporttenantid"), body.get("supportmpnid")
     if tenant is None and mpn is None:
         raise errors.InvalidRequestInput(_("Name the partner: supportTenantId or supportMpnId."))
@@ -468,17 +483,19 @@ def _named_partner(body: dict) -> Partner | None:
             raise errors.InvalidRequestInput(
                 _("supportTenantId and supportMpnId are strings (or numbers).")
             )
-    lookup = Q()
+    lookup = {}
     if tenant is not None:
-        guid = _guid(str(tenant))
-        if guid is None:
+        lookup["tenant_id"] = _guid(str(tenant))
+        if lookup["tenant_id"] is None:
             return None
-        lookup &= Q(tenant_id=guid)
     if mpn is not None:
         if "\x00" in str(mpn):  # no partner id holds one (and PostgreSQL refuses it)
             return None
-        lookup &= Q(partner_id=str(mpn).strip())
-    return Partner.objects.filter(lookup).first()
+        lookup["partner_id"] = str(mpn).strip()
+    for partner in known:
+        if all(getattr(partner, field) == value for field, value in lookup.items()):
+            return partner
+    return Partner.objects.filter(**lookup).order_by("pk").first()
 
 
 def _etag(request) -> int | None:
@@ -513,12 +530,14 @@ def support_contact_update(request, customer_id: str, subscription_id: str):
     by the token's user. Putting the current contact changes nothing and answers 200."""
     user = request.auth
     _require(user, Capability.VIEW_CUSTOMERS)
-    subscription = _subscription(user, customer_id, subscription_id)
+    subscription = _subscription(user, customer_id, subscription_id, fields=_CONTACT_FIELDS)
     _require(user, Capability.ASSIGN_SUPPORT_CONTACT)
     if subscription.provider_id != user.partner_id:
         raise errors.AccessDenied()
     _legacy(subscription)
-    contact = _named_partner(_json_object(request))
+    contact = _named_partner(
+        _json_object(request), known=(subscription.effective_support_contact, subscription.provider)
+    )
     expected = _etag(request)
     if expected is not None and expected != subscription.version:
         raise errors.EtagNoLongerValid()

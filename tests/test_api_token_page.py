@@ -20,6 +20,12 @@ from tests import factories
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture
+def demo_world(demo_world_seeded_once):
+    """The demo world, seeded once for this module: each test's writes are rolled back."""
+
+
 PAGE = reverse("partnercenter:api_tokens")
 
 

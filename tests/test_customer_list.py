@@ -15,6 +15,13 @@ from partnercenter.models import Partner
 from tests import factories
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def demo_world(demo_world_seeded_once):
+    """The demo world, seeded once for this module: each test's writes are rolled back."""
+
+
 URL = reverse("customers:customer_list")
 
 

@@ -26,6 +26,11 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
+def demo_world(demo_world_seeded_once):
+    """The demo world, seeded once for this module: each test's writes are rolled back."""
+
+
+@pytest.fixture
 def changes(demo_user, adatum, partner_named):
     """Three changes on Adatum's subscriptions, on three different days, plus one elsewhere."""
     fabrikam = partner_named("Fabrikam Solutions")

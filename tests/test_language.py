@@ -6,6 +6,11 @@ from django.urls import reverse
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture
+def demo_world(demo_world_seeded_once):
+    """The demo world, seeded once for this module: each test's writes are rolled back."""
+
+
 def test_the_browsers_language_is_used(client):
     response = client.get(
         reverse("partnercenter:login"), headers={"Accept-Language": "ru,en;q=0.5"}

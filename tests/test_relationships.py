@@ -23,6 +23,11 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
+def demo_world(demo_world_seeded_once):
+    """The demo world, seeded once for this module: each test's writes are rolled back."""
+
+
+@pytest.fixture
 def as_user(client, demo_user):
     def sign_in(username):
         client.logout()

@@ -19,6 +19,12 @@ from tests import factories
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture
+def demo_world(demo_world_seeded_once):
+    """The demo world, seeded once for this module: each test's writes are rolled back."""
+
+
 OWN_ROLES = "You cannot change your own roles. Ask another admin to do it."
 
 

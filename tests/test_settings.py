@@ -96,3 +96,16 @@ def test_trusted_proxies_are_addresses_or_networks():
     wrong = _print_setting("1", DJANGO_TRUSTED_PROXIES="127.0.0.1,proxy.internal")
     assert wrong.returncode != 0
     assert "DJANGO_TRUSTED_PROXIES: 'proxy.internal' is not an IP address" in wrong.stderr
+
+
+def test_prepared_statements_are_asked_for_on_postgresql_only():
+    options = "settings.DATABASES['default'].get('OPTIONS', {})"
+    postgres = "postgres://u@127.0.0.1:5432/db"
+    prepared = _print_setting(options, DATABASE_URL=postgres, DJANGO_DB_PREPARED_STATEMENTS="1")
+    assert prepared.returncode == 0, prepared.stderr
+    assert prepared.stdout.strip() == "{'server_side_binding': True, 'prepare_threshold': 5}"
+    assert _print_setting(options, DATABASE_URL=postgres).stdout.strip() == "{}"
+    sqlite = _print_setting(
+        options, DATABASE_URL="sqlite:///unused.sqlite3", DJANGO_DB_PREPARED_STATEMENTS="1"
+    )
+    assert "prepare_threshold" not in sqlite.stdout

@@ -8,6 +8,12 @@ from tests import factories
 from tests.factories import TEST_PASSWORD
 from tests.urlwalk import product_routes
 
+
+@pytest.fixture
+def demo_world(demo_world_seeded_once):
+    """The demo world, seeded once for this module: each test's writes are rolled back."""
+
+
 LOGIN_URL = "/accounts/login/"
 
 

@@ -27,6 +27,12 @@ from tests.factories import TEST_PASSWORD
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture
+def demo_world(demo_world_seeded_once):
+    """The demo world, seeded once for this module: each test's writes are rolled back."""
+
+
 LOGIN = "/accounts/login/"
 LOCKED = "Too many failed sign-ins for this username or from your address"
 

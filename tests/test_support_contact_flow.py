@@ -15,6 +15,11 @@ from tests import factories
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture
+def demo_world(demo_world_seeded_once):
+    """The demo world, seeded once for this module: each test's writes are rolled back."""
+
+
 def contoso_changes():
     """The history of Contoso's subscriptions (the demo world's Proseware one has its own)."""
     return SupportContactChange.objects.filter(subscription__provider__name="Contoso Distribution")

@@ -10,6 +10,12 @@ from partnercenter.phones import normalise_phone
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture
+def demo_world(demo_world_seeded_once):
+    """The demo world, seeded once for this module: each test's writes are rolled back."""
+
+
 VALID = {
     "support_email": "care@contoso-distribution.example",
     "support_phone": "+44 20 7946 0321",
