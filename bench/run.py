@@ -443,7 +443,7 @@ def pages(sample: dict) -> list[Page]:
 
     customers = Customer.objects.restrict(staff, Action.VIEW)
     changes = SupportContactChange.objects.restrict(staff, Action.VIEW)
-    deep_customers = deep(customers, CustomerSearchForm({}).ordering, 5_000)
+    deep_customers = deep(customers, CustomerSearchForm.SORTS["name"], 5_000)
     deep_history = deep(changes, SupportContactChange._meta.ordering, 25_000)
     return [
         Page("floor (session + user)", "/bench/floor/"),
@@ -456,6 +456,11 @@ def pages(sample: dict) -> list[Page]:
             admin_match="admin search",
         ),
         Page("customers list, deep page", f"/customers/?{deep_customers}"),  # from the 5,001st
+        Page(
+            "customers of one contact, most subscriptions first",
+            "/customers/?"
+            + urlencode({"contact": sample["contacts"][0], "sort": "-subscriptions"}),
+        ),
         Page("customer page", f"/customers/{customer.pk}/"),
         Page("subscription page", subscription_url, admin_match="admin change page"),
         Page("customer's Support page", "/admin/support/", user="adatumadmin"),

@@ -6,7 +6,6 @@ from typing import NamedTuple
 
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import dateformat, formats, timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
@@ -17,6 +16,7 @@ from partnercenter.htmx import AuthenticatedHttpRequest
 from partnercenter.keyset import KeysetPaginator
 from partnercenter.policy import Action
 from partnercenter.roles import Capability
+from partnercenter.time_zones import local_datetime
 
 CHANGES_PER_PAGE = 50
 
@@ -65,7 +65,8 @@ _SHOWN_COLUMNS = [
 ]
 
 
-def _shown_changes(ids: list) -> list[ShownChange]:
+def shown_changes(ids) -> list[ShownChange]:
+    """The changes of `ids` (a list, or a sliced query of ids: the dashboard's newest five)."""
     rows = SupportContactChange.objects.filter(pk__in=ids).order_by().values_list(*_SHOWN_COLUMNS)
     return [ShownChange._make(row) for row in rows]  # in any order: the paginator orders them
 
@@ -84,12 +85,11 @@ def _subscription_url():
 
 def table_rows(changes: list[ShownChange], *, links: bool) -> list[dict]:
     """What each cell of the table shows, in the active language and time zone: the same as
-    the `date:"DATETIME_FORMAT"` filter, `ChangeRecord.changed_by_name`, the "through" choice's
+    the `local_datetime` filter, `ChangeRecord.changed_by_name`, the "through" choice's
     label and `{% url %}` would give, worked out once a row rather than by template lookups."""
     url = _subscription_url() if links else None
     through = {value: str(label) for value, label in SupportContactChange.Through.choices}
     system = _("System")
-    when = formats.get_format("DATETIME_FORMAT")  # what formats.date_format would look up
     rows = []
     for change in changes:
         if change.changed_by_id is None:
@@ -101,7 +101,7 @@ def table_rows(changes: list[ShownChange], *, links: bool) -> list[dict]:
         rows.append(
             {
                 "datetime": at.isoformat(),
-                "when": dateformat.format(timezone.template_localtime(at), when),
+                "when": local_datetime(at),
                 "customer": change.customer_name,
                 "offer": change.offer_name,
                 "nickname": change.nickname,
@@ -134,7 +134,7 @@ def history(request: AuthenticatedHttpRequest):
         SupportContactChange._meta.ordering,
         CHANGES_PER_PAGE,
         world=request.user.partner_id,
-        load=_shown_changes,
+        load=shown_changes,
     )
     page = paginator.page(after=request.GET.get("after"), before=request.GET.get("before"))
     narrowed_to = None

@@ -161,10 +161,10 @@ class Subscription(models.Model):
 
 
 class ChangeThrough(models.TextChoices):
-    FORM = "form", _("Form")
-    BULK = "bulk", _("Bulk")
+    FORM = "form", _("Subscription page")
+    BULK = "bulk", _("Bulk change")
     API = "api", _("API")
-    RELATIONSHIP_REMOVAL = "relationship_removal", _("Relationship removal")
+    RELATIONSHIP_REMOVAL = "relationship_removal", _("Relationship ended")
 
 
 class SupportContactChange(ChangeRecord):

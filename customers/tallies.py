@@ -122,3 +122,12 @@ def contact_counts(user):
     return rows.annotate(name=F("contact__name")).order_by(
         "-count", F("name").asc(nulls_last=True), "contact_id"
     )
+
+
+def customer_count(user) -> int:
+    """How many customers `user` may view: the customers list's total, without a count."""
+    if user.partner_id is None or not permits(user, Customer, Action.VIEW):
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(_CUSTOMERS, [user.partner_id])
+        return (cursor.fetchone() or (0,))[0]

@@ -58,9 +58,11 @@ class KeysetPage:
 
 
 class KeysetPaginator:
-    """Pages of `queryset` in `ordering`: model fields that are never null (a leading "-" for
-    descending), the last one "pk" or "-pk" so that every row has its own place. An index over
-    the same fields (the pk last) lets the database read a page and nothing more."""
+    """Pages of `queryset` in `ordering`: model fields or annotations of `queryset` that are
+    never null (a leading "-" for descending), the last one "pk" or "-pk" so that every row has
+    its own place. An index over the same fields (the pk last) lets the database read a page and
+    nothing more; an annotation (a count, say) is computed for every row before the first page
+    can be told."""
 
     def __init__(
         self,
@@ -83,17 +85,34 @@ class KeysetPaginator:
         self.load = load
         self._keys = [(name.lstrip("-"), name.startswith("-")) for name in self.ordering]
         meta = queryset.model._meta
-        self._fields = [meta.pk if name == "pk" else meta.get_field(name) for name, _ in self._keys]
+        annotations = queryset.query.annotations
+        self._annotated = {name for name, _ in self._keys if name in annotations}
+        self._fields = [
+            meta.pk
+            if name == "pk"
+            else annotations[name].output_field
+            if name in annotations
+            else meta.get_field(name)
+            for name, _ in self._keys
+        ]
         self._signer = signing.Signer(
             salt=f"partnercenter.keyset:{meta.label_lower}:{','.join(self.ordering)}:{world}"
         )
 
-    def page(self, *, after: str | None = None, before: str | None = None) -> KeysetPage:
+    def page(
+        self,
+        *,
+        after: str | None = None,
+        before: str | None = None,
+        last: bool = False,
+        total: int | None = None,
+    ) -> KeysetPage:
         """The page after the row of token `after`, else the one before the row of `before`,
-        else the first; a token that cannot be used gives the first page and a notice."""
+        else the last one if `last` and the number of rows, `total`, is known, else the first;
+        a token that cannot be used gives the first page and a notice."""
         token, forward = (after, True) if after else (before, False)
         if not token:
-            return self._first()
+            return self._last(total) if last and total is not None else self._first()
         try:
             values, position = self._read(token)
         except (signing.BadSignature, ValidationError, ValueError, TypeError, KeyError):
@@ -104,8 +123,7 @@ class KeysetPaginator:
             rows = self._fetch(self.queryset.filter(self._beyond(values, True)), self.ordering)
             more = len(rows) > self.per_page
             return self._page(rows[: self.per_page], position + 1, False, True, more)
-        reverse = tuple(name[1:] if name.startswith("-") else "-" + name for name in self.ordering)
-        rows = self._fetch(self.queryset.filter(self._beyond(values, False)), reverse)
+        rows = self._fetch(self.queryset.filter(self._beyond(values, False)), self._reverse)
         more = len(rows) > self.per_page
         rows = rows[: self.per_page][::-1]
         # Rows added or removed since the token was made move positions; never below the first.
@@ -115,12 +133,26 @@ class KeysetPaginator:
     def token_for(self, row: Model, position: int) -> str:
         """The token of `row`, at `position` (from 1) in the list: `after` it gives the page
         that follows the row, `before` it the one that precedes it."""
-        values = [field.value_to_string(row) for field in self._fields]
+        values = [
+            str(getattr(row, name)) if name in self._annotated else field.value_to_string(row)
+            for (name, _), field in zip(self._keys, self._fields, strict=True)
+        ]
         return self._signer.sign_object({"k": values, "p": position})
+
+    @property
+    def _reverse(self) -> tuple[str, ...]:
+        return tuple(name[1:] if name.startswith("-") else "-" + name for name in self.ordering)
 
     def _first(self, notice: str = "") -> KeysetPage:
         rows = self._fetch(self.queryset, self.ordering)
         return self._page(rows[: self.per_page], 1, True, False, len(rows) > self.per_page, notice)
+
+    def _last(self, total: int) -> KeysetPage:
+        rows = self._fetch(self.queryset, self._reverse)
+        more = len(rows) > self.per_page
+        rows = rows[: self.per_page][::-1]
+        start = max(total - len(rows) + 1, 2) if more else 1
+        return self._page(rows, start, not more, more, False)
 
     def _fetch(self, queryset: QuerySet, ordering) -> list:
         # One row more than a page says whether there is a next one, without a count.

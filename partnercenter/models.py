@@ -17,6 +17,7 @@ from partnercenter.phones import validate_e164_phone
 from partnercenter.policy import RestrictedQuerySet
 from partnercenter.records import ImmutableRecord
 from partnercenter.roles import Capability, Role, capabilities_for
+from partnercenter.time_zones import validate_zone_name
 
 partner_id_validator = RegexValidator(r"^[0-9]{4,12}$", _("A partner id is 4 to 12 digits."))
 
@@ -128,6 +129,13 @@ class User(AbstractUser):
         choices=settings.LANGUAGES,
         blank=True,
         help_text=_("The language the user chose; empty: the browser's."),
+    )
+    time_zone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        blank=True,
+        validators=[validate_zone_name],
+        help_text=_("The IANA name of the zone the user chose; empty: the browser's."),
     )
     two_step_exempt = models.BooleanField(
         _("may skip two-step verification"),

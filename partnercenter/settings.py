@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "partnercenter.middleware.PrivatePagesMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "partnercenter.i18n.UserLanguageMiddleware",
+    "partnercenter.time_zones.TimeZoneMiddleware",
     "partnercenter.signin.SessionIdleTimeoutMiddleware",
     "partnercenter.two_step.TwoStepMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from partnercenter.errors import DomainError
 from partnercenter.models import Partner, User
 from partnercenter.policy import Action, permits
+from partnercenter.time_zones import local_date
 from relationships.models import (
     REQUEST_LIFETIME,
     CustomerRelationship,
@@ -136,8 +137,8 @@ def relationship_request_create(
                 % {
                     "partner": partner.name,
                     "customer": customer.name,
-                    "date": timezone.localtime(earlier.created_at).date(),
-                    "expires": timezone.localtime(earlier.expires_at).date(),
+                    "date": local_date(earlier.created_at),
+                    "expires": local_date(earlier.expires_at),
                 }
             )
         earlier.state = RequestState.EXPIRED
@@ -182,7 +183,7 @@ def _open_request_for(request_id: int, by: User) -> RelationshipRequest:
     if request.is_expired:
         raise DomainError(
             _("This invitation expired on %(date)s; ask %(partner)s for a new one.")
-            % {"date": timezone.localtime(request.expires_at).date(), "partner": request.partner}
+            % {"date": local_date(request.expires_at), "partner": request.partner}
         )
     return request
 

@@ -37,7 +37,7 @@ EXPECTED_POLICIES = {
     "partnercenter:two_step_recovery_codes": {"POST": SIGNED_IN},
     "partnercenter:two_step_turn_off": {"POST": SIGNED_IN},
     "partnercenter:home": {"GET": SIGNED_IN},
-    "partnercenter:my_access": {"GET": SIGNED_IN},
+    "partnercenter:my_access": {"GET": SIGNED_IN, "POST": SIGNED_IN},
     "dashboard:dashboard": {"GET": Capability.VIEW_CUSTOMERS},
     "dashboard:support_contacts": {"GET": Capability.VIEW_CUSTOMERS},
     "customers:customer_list": {"GET": Capability.VIEW_CUSTOMERS},

@@ -2,16 +2,19 @@
 
 import html
 import re
+from dataclasses import dataclass
 
 import pytest
 from django.db import connection
 from django.urls import reverse
 
 from customers.forms import CustomerSearchForm
-from customers.models import Customer
+from customers.models import Customer, Subscription
 from demo.world import add_customers
 from partnercenter.keyset import KeysetPaginator
 from partnercenter.models import Partner
+from partnercenter.roles import Role
+from relationships.models import CustomerRelationship
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -172,7 +175,7 @@ def test_bad_page_and_sort_values_fall_back_gracefully(agent):
 
 def _token(user_partner, sort="name", position=25, name="Adatum Corporation"):
     """A continuation token as the customers list of `user_partner`'s staff makes it."""
-    order = CustomerSearchForm({"sort": sort}).ordering
+    order = CustomerSearchForm.SORTS[sort]
     paginator = KeysetPaginator(Customer.objects.all(), order, 25, world=user_partner.pk)
     return paginator.token_for(Customer(pk=10**6, name=name), position)
 
@@ -247,10 +250,257 @@ def test_only_the_partners_own_customers_are_listed(agent):
 def test_the_search_is_served_by_trigram_indexes_on_postgresql():
     """The indexes match the expression Django's icontains writes (UPPER(column) LIKE ...):
     with full scans priced out (a few test rows make them the cheapest), the planner uses them."""
-    searched = CustomerSearchForm({"q": "ada"}).search(Customer.objects.all()).order_by()
+    form = CustomerSearchForm(
+        {"q": "ada"},
+        subscriptions=Subscription.objects.none(),
+        relationships=CustomerRelationship.objects.none(),
+    )
+    searched = form.search(Customer.objects.all()).order_by()
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("SET LOCAL enable_indexscan = off")
         plan = searched.explain()
     assert "customers_customer_name_trgm" in plan
     assert "customers_customer_domain_trgm" in plan
+
+
+# The columns, sorts and filters, in a small world of its own: provider Northwind with resellers
+# Aster and Birch; each customer's subscriptions are Northwind's unless said otherwise.
+
+
+@dataclass
+class Northwind:
+    staff: object
+    aster: Partner
+    birch: Partner
+    other_provider: Partner
+    customers: dict[str, Customer]
+
+
+@pytest.fixture
+def northwind(db):
+    provider = factories.ProviderFactory(name="Northwind Distribution")
+    aster = factories.ResellerFactory(name="Aster Reseller", partner_id="7100001")
+    birch = factories.ResellerFactory(name="Birch Reseller", partner_id="7100002")
+    other = factories.ProviderFactory(name="Elsewhere Distribution")
+    for reseller in (aster, birch):
+        factories.ResellerPartnershipFactory(provider=provider, reseller=reseller, state="active")
+    customers = {}
+
+    def customer(name, *subscriptions, relationships=()):
+        made = factories.CustomerFactory(name=name, domain=f"{name.lower()}.example")
+        factories.CustomerRelationshipFactory(partner=provider, customer=made)
+        for partner in relationships:
+            factories.CustomerRelationshipFactory(partner=partner, customer=made)
+        for contact, reseller, commerce in subscriptions:
+            made_subscription = factories.SubscriptionFactory(
+                customer=made,
+                provider=provider,
+                support_contact=contact,
+                reseller_of_record=reseller,
+                commerce_type=commerce,
+            )
+            if contact is None:  # as rows from before the contact was always set
+                Subscription.objects.filter(pk=made_subscription.pk).update(support_contact=None)
+        customers[name] = made
+
+    legacy, new = Subscription.CommerceType.LEGACY, Subscription.CommerceType.NEW_COMMERCE
+    customer("Alpha", (aster, aster, legacy), (None, None, legacy), relationships=[aster])
+    customer("Bravo", (birch, birch, new), (birch, birch, new), (provider, None, legacy))
+    customer("Charlie", relationships=[birch])
+    customer("Delta", (provider, None, new))
+    # Delta's subscription billed by another provider: not Northwind's to count or show
+    factories.CustomerRelationshipFactory(partner=other, customer=customers["Delta"])
+    factories.SubscriptionFactory(
+        customer=customers["Delta"], provider=other, support_contact=other
+    )
+    staff = factories.StaffUserFactory(partner=provider, roles=[Role.ADMIN_AGENT])
+    return Northwind(staff, aster, birch, other, customers)
+
+
+@pytest.fixture
+def northwind_agent(client, northwind):
+    client.force_login(northwind.staff)
+    return client
+
+
+def rows_of(response) -> list[tuple[str, int, list[str]]]:
+    return [(r.customer.name, r.subscriptions, r.contacts) for r in response.context["rows"]]
+
+
+def test_each_customer_shows_the_subscriptions_and_contacts_the_user_sees(northwind_agent):
+    response = northwind_agent.get(URL)
+    assert rows_of(response) == [
+        ("Alpha", 2, ["Aster Reseller", ""]),
+        ("Bravo", 3, ["Birch Reseller", "Northwind Distribution"]),
+        ("Charlie", 0, []),
+        ("Delta", 1, ["Northwind Distribution"]),  # not Elsewhere's subscription
+    ]
+    page = response.content.decode()
+    assert "Elsewhere Distribution" not in page
+    assert "Aster Reseller, Not set" in page
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        ("name", ["Alpha", "Bravo", "Charlie", "Delta"]),
+        ("-name", ["Delta", "Charlie", "Bravo", "Alpha"]),
+        ("domain", ["Alpha", "Bravo", "Charlie", "Delta"]),
+        ("-domain", ["Delta", "Charlie", "Bravo", "Alpha"]),
+        ("-subscriptions", ["Bravo", "Alpha", "Delta", "Charlie"]),
+        ("subscriptions", ["Charlie", "Delta", "Alpha", "Bravo"]),
+        ("contacts", ["Charlie", "Alpha", "Bravo", "Delta"]),  # none first, then by first name
+        ("-contacts", ["Delta", "Bravo", "Alpha", "Charlie"]),
+    ],
+)
+def test_every_column_sorts_both_ways(northwind_agent, sort, expected):
+    assert names(northwind_agent.get(URL, {"sort": sort})) == expected
+
+
+@pytest.mark.parametrize("sort", list(CustomerSearchForm.SORTS))
+def test_every_sort_pages_through_each_customer_once(northwind_agent, northwind, sort):
+    provider = northwind.staff.partner
+    add_customers(names=[f"Paged {i:02}" for i in range(55)], provider=provider, resellers=[])
+    everyone = names(northwind_agent.get(URL, {"sort": sort}))
+    seen, response = [], northwind_agent.get(URL, {"sort": sort})
+    while True:
+        seen += names(response)
+        following = next_of(response)
+        if following is None:
+            break
+        assert f"sort={sort}" in following
+        response = northwind_agent.get(following)
+    assert len(seen) == len(set(seen)) == 59
+    assert seen[:25] == everyone
+    back = northwind_agent.get(previous_of(response))
+    assert names(back) == seen[25:50]
+
+
+def test_the_header_links_sort_and_say_how(northwind_agent):
+    page = northwind_agent.get(URL, {"sort": "-subscriptions"}).content.decode()
+    header = re.search(r'<th[^>]*aria-sort="descending"[^>]*>\s*<a href="([^"]+)"', page)
+    assert "sort=subscriptions" in html.unescape(header[1])  # again: the other way
+    assert page.count("aria-sort=") == 1
+    assert 'href="?sort=contacts"' in page  # another column: its first way
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"reseller": "Aster"}, ["Alpha"]),
+        ({"reseller": "7100002"}, ["Bravo"]),  # by partner id
+        ({"partner": "Birch Reseller"}, ["Charlie"]),  # an active relationship
+        ({"contact": "birch"}, ["Bravo"]),
+        ({"contact": "Northwind Distribution"}, ["Bravo", "Delta"]),
+        ({"no_contact": "on"}, ["Alpha"]),
+        ({"commerce": "new_commerce"}, ["Bravo", "Delta"]),
+        ({"commerce": "legacy", "contact": "Aster"}, ["Alpha"]),
+        ({"commerce": "new_commerce", "contact": "Aster"}, []),  # one subscription meets both
+        ({"q": "bra", "commerce": "new_commerce"}, ["Bravo"]),
+    ],
+)
+def test_the_filters_narrow_the_list(northwind_agent, filters, expected):
+    response = northwind_agent.get(URL, filters)
+    assert names(response) == expected
+    if not expected:
+        assert "No customer matches these filters." in response.content.decode()
+
+
+def test_a_filter_by_our_own_partner_id_as_a_link_carries_it(northwind_agent, northwind):
+    response = northwind_agent.get(URL, {"contact": str(northwind.birch.pk)})
+    assert names(response) == ["Bravo"]
+
+
+@pytest.mark.parametrize(
+    ("filters", "message"),
+    [
+        ({"contact": "Elsewhere"}, "No designated support contact of your subscriptions matches"),
+        ({"reseller": "Birch", "contact": "zzz"}, "No designated support contact"),
+        ({"partner": "Elsewhere Distribution"}, "No partner with a relationship with your"),
+        ({"reseller": "Reseller"}, "Several partners match “Reseller”"),
+    ],
+)
+def test_a_partner_not_in_the_users_world_is_refused_and_that_filter_left_out(
+    northwind_agent, northwind, filters, message
+):
+    response = northwind_agent.get(URL, filters)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert message in page
+    expected = ["Bravo"] if "reseller" in filters and filters["reseller"] == "Birch" else None
+    assert names(response) == (expected or ["Alpha", "Bravo", "Charlie", "Delta"])
+
+
+def test_another_providers_partner_id_finds_nothing_of_theirs(northwind_agent, northwind):
+    response = northwind_agent.get(URL, {"contact": str(northwind.other_provider.pk)})
+    assert "No designated support contact of your subscriptions matches" in (
+        response.content.decode()
+    )
+    assert "Elsewhere" not in "".join(c for row in rows_of(response) for c in row[2])
+
+
+def test_a_list_of_many_pages_offers_the_last_and_counts_them_all(northwind_agent, northwind):
+    add_customers(
+        names=[f"Zz {i:02}" for i in range(30)], provider=northwind.staff.partner, resellers=[]
+    )
+    first = northwind_agent.get(URL)
+    assert "Customers 1–25 of 34" in first.content.decode()
+    last = northwind_agent.get(link(first, "Last"))
+    assert names(last) == [f"Zz {i:02}" for i in range(5, 30)]
+    assert "Customers 10–34 of 34" in last.content.decode()
+    assert link(last, "Next") is None
+    assert link(last, "Last") is None
+    before = northwind_agent.get(previous_of(last))
+    assert names(before) == [
+        "Alpha",
+        "Bravo",
+        "Charlie",
+        "Delta",
+        *(f"Zz {i:02}" for i in range(5)),
+    ]
+    # a filtered list is not counted: no total, no Last
+    filtered = northwind_agent.get(URL, {"q": "zz"})
+    assert "Customers 1–25" in filtered.content.decode()
+    assert " of " not in filtered.context["result_count"]
+    assert link(filtered, "Last") is None
+
+
+def test_the_filters_are_kept_in_the_page_links(northwind_agent, northwind):
+    add_customers(
+        names=[f"Zz {i:02}" for i in range(30)], provider=northwind.staff.partner, resellers=[]
+    )
+    first = northwind_agent.get(URL, {"commerce": "legacy", "sort": "-name"})
+    following = next_of(first)
+    assert "commerce=legacy" in following
+    assert "sort=-name" in following
+    assert "commerce=legacy" in previous_of(northwind_agent.get(following))
+
+
+def test_a_reseller_sees_only_the_subscriptions_it_supports(client, northwind):
+    aster_staff = factories.StaffUserFactory(partner=northwind.aster, roles=[Role.ADMIN_AGENT])
+    client.force_login(aster_staff)
+    response = client.get(URL)
+    assert rows_of(response) == [("Alpha", 1, ["Aster Reseller"])]
+    assert "Northwind" not in response.content.decode()
+
+
+def test_a_list_too_long_to_sort_by_counts_is_sorted_by_name_and_says_why(
+    northwind_agent, monkeypatch
+):
+    monkeypatch.setattr("customers.views.COUNTED_SORT_LIMIT", 3)
+    response = northwind_agent.get(URL, {"sort": "-subscriptions"})
+    assert names(response) == ["Alpha", "Bravo", "Charlie", "Delta"]
+    page = response.content.decode()
+    assert "works on lists of up to 3 customers, so this list is sorted by name" in page
+    assert 'aria-sort="ascending"' in page  # the name column says how it is sorted
+    narrowed = northwind_agent.get(URL, {"sort": "-subscriptions", "commerce": "new_commerce"})
+    assert names(narrowed) == ["Bravo", "Delta"]
+    assert "works on lists of up to" not in narrowed.content.decode()
+
+
+def test_a_rare_and_a_common_filter_give_the_same_customers(northwind_agent, monkeypatch):
+    """Few matching rows are read as a list, many stay a subquery: the same answer."""
+    as_list = names(northwind_agent.get(URL, {"commerce": "new_commerce"}))
+    monkeypatch.setattr("customers.forms.FEW_ROWS", 1)
+    assert names(northwind_agent.get(URL, {"commerce": "new_commerce"})) == as_list

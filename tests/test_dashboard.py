@@ -7,7 +7,10 @@ exactly what counting from scratch through the access policy gives. The figures 
 with `restrict(user, VIEW)`, never with the tallies' own reading of them.
 """
 
-from datetime import datetime
+import re
+from datetime import datetime, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 from django.db.models import BooleanField, Count, DateTimeField, F
@@ -18,11 +21,12 @@ from django.utils import timezone
 from customers import tallies, workflows
 from customers.models import Customer, Subscription, SubscriptionTally, SupportContactChange
 from customers.services import support_contact_assign
+from dashboard.views import RECENT_CHANGES
 from demo.scale import grow
 from partnercenter.errors import DomainError
 from partnercenter.models import Partner, User
 from partnercenter.policy import Action
-from partnercenter.roles import Role
+from partnercenter.roles import CAPABILITY_TABLE, Capability, Role
 from relationships import services as relationship_services
 from relationships.models import CustomerRelationship, RelationshipRequest, RelationshipState
 from tests import factories
@@ -429,3 +433,318 @@ def test_concurrent_submits_and_relationship_changes_keep_the_counts_exact():
         assert figures.customers == truth["customers"], user
         assert figures.subscriptions == truth["subscriptions"], user
         assert [(r.contact_id, r.name, r.subscriptions) for r in figures.top] == truth["contacts"]
+
+
+# What the page shows: links, recent changes, open requests, bars -------------------------------
+
+
+class _Links(HTMLParser):
+    """Each link of a page: its href and its text as a screen reader reads it (spaces joined)."""
+
+    def __init__(self):
+        super().__init__()
+        self.links: list[tuple[str, str]] = []
+        self._open: list[list] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "a":
+            self._open.append([dict(attrs).get("href", ""), []])
+
+    def handle_data(self, data):
+        for link in self._open:
+            link[1].append(data)
+
+    def handle_endtag(self, tag):
+        if tag == "a" and self._open:
+            href, text = self._open.pop()
+            self.links.append((href, " ".join("".join(text).split())))
+
+
+def _links(response) -> list[tuple[str, str]]:
+    parser = _Links()
+    parser.feed(response.content.decode())
+    return parser.links
+
+
+def _section(response, heading_id: str) -> str:
+    """The HTML of the card whose heading has `heading_id` ("" when the page has none)."""
+    html = response.content.decode()
+    start = html.find(f'aria-labelledby="{heading_id}"')
+    return "" if start < 0 else html[start : html.index("</section>", start)]
+
+
+CUSTOMERS = reverse("customers:customer_list")
+HISTORY = reverse("customers:history")
+
+
+@pytest.mark.django_db
+def test_every_figure_and_bar_links_to_the_list_behind_it(
+    client, demo_user, partner_named, adatum, premium
+):
+    contoso, fabrikam = partner_named("Contoso Distribution"), partner_named("Fabrikam Solutions")
+    support_contact_assign(
+        subscription=premium,
+        contact=fabrikam,
+        by=demo_user("adminagent"),
+        expected_version=premium.version,
+    )
+    unset = factories.SubscriptionFactory(customer=adatum, provider=contoso)
+    Subscription.objects.filter(pk=unset.pk).update(support_contact=None)
+    agent = User.objects.get(username="salesagent")
+    client.force_login(agent)
+    truth = _counted_from_scratch(agent)
+
+    response = client.get(DASHBOARD)
+
+    links = _links(response)
+    customers = f"{truth['customers']:,}"
+    subscriptions = f"{truth['subscriptions']:,}"
+    assert (CUSTOMERS, f"{customers} Customers") in links
+    assert (f"{CUSTOMERS}?sort=-subscriptions", f"{subscriptions} Subscriptions") in links
+    contacts = len(truth["contacts"])
+    assert (CONTACTS, f"{contacts} Designated support contacts") in links
+    bars = {href: text for href, text in links if _is_contact_link(href)}
+    assert bars == {
+        _contact_link(pk): f"{name or 'Not set'} {count} subscription{'s' if count > 1 else ''}"
+        for pk, name, count in truth["contacts"]
+    }
+    assert bars[_contact_link(contoso.pk)].startswith("Contoso Distribution ")
+    assert bars[_contact_link(fabrikam.pk)] == "Fabrikam Solutions 1 subscription"
+    assert bars[_contact_link(None)] == "Not set 1 subscription"
+
+    listed = {href: text for href, text in _links(client.get(CONTACTS)) if _is_contact_link(href)}
+    assert listed == {href: text.rsplit(" ", 2)[0] for href, text in bars.items()}
+
+    # each link leads to the customers behind the figure
+    for pk, _name, _count in truth["contacts"]:
+        shown = [row.customer.pk for row in client.get(_contact_link(pk)).context["rows"]]
+        behind = Customer.objects.filter(
+            pk__in=Subscription.objects.restrict(agent, Action.VIEW)
+            .filter(support_contact=pk)
+            .values("customer_id")
+        )
+        assert shown == list(behind.order_by("name", "pk").values_list("pk", flat=True)[:25])
+
+
+def _contact_link(pk) -> str:
+    return f"{CUSTOMERS}?contact={pk}" if pk else f"{CUSTOMERS}?no_contact=on"
+
+
+def _is_contact_link(href: str) -> bool:
+    return href.startswith((f"{CUSTOMERS}?contact=", f"{CUSTOMERS}?no_contact="))
+
+
+@pytest.mark.django_db
+def test_a_resellers_staff_get_their_own_figures_as_links_and_no_contacts_figure(
+    client, demo_world
+):
+    fabrikam = Partner.objects.get(name="Fabrikam Solutions")
+    client.force_login(User.objects.get(username="fabrikam"))
+
+    links = dict(_links(client.get(DASHBOARD)))
+
+    assert links[CUSTOMERS].endswith(" Customers")
+    assert links[f"{CUSTOMERS}?sort=-subscriptions"].endswith(" Subscriptions")
+    assert CONTACTS not in links
+    assert [href for href in links if "?contact=" in href] == [f"{CUSTOMERS}?contact={fabrikam.pk}"]
+    assert links[HISTORY] == "See the whole history"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("username", ["globaladmin", "adminagent", "helpdeskagent", "salesagent"])
+def test_every_role_that_opens_the_dashboard_gets_both_cards(client, demo_world, username):
+    client.force_login(User.objects.get(username=username))
+    response = client.get(DASHBOARD)
+    assert response.status_code == 200
+    assert _section(response, "recent-changes")
+    assert _section(response, "open-requests")
+    assert (HISTORY, "See the whole history") in _links(response)
+
+
+@pytest.mark.django_db
+def test_a_role_that_may_not_view_the_history_gets_no_recent_changes(
+    client, demo_world, monkeypatch
+):
+    # The same rule as the History page: the capability it requires, read from the role table.
+    monkeypatch.setitem(
+        CAPABILITY_TABLE,
+        Capability.VIEW_HISTORY,
+        CAPABILITY_TABLE[Capability.VIEW_HISTORY] - {Role.SALES_AGENT},
+    )
+    client.force_login(User.objects.get(username="salesagent"))
+    assert client.get(HISTORY).status_code == 403
+
+    response = client.get(DASHBOARD)
+
+    assert response.status_code == 200
+    assert not _section(response, "recent-changes")
+    assert HISTORY not in dict(_links(response))
+    assert _section(response, "open-requests")
+
+
+def _provider_world(*, changes: int = 0):
+    """A provider with staff, a customer it works with and a subscription there, and
+    `changes` changes of its contact, a minute apart, the newest last."""
+    provider = factories.ProviderFactory()
+    customer = factories.CustomerFactory()
+    factories.CustomerRelationshipFactory(partner=provider, customer=customer)
+    subscription = factories.SubscriptionFactory(customer=customer, provider=provider)
+    start = timezone.now() - timedelta(days=1)
+    made = [
+        factories.SupportContactChangeFactory(
+            subscription=subscription, changed_at=start + timedelta(minutes=i)
+        )
+        for i in range(changes)
+    ]
+    staff = factories.StaffUserFactory(partner=provider, roles=[Role.HELPDESK_AGENT])
+    return provider, customer, subscription, made, staff
+
+
+@pytest.mark.django_db
+def test_recent_changes_are_the_five_newest_the_user_may_view(client):
+    _provider, _customer, subscription, made, staff = _provider_world(changes=7)
+    # Another provider's changes, newer than all of these, never appear.
+    _other, _c, _s, others, _staff = _provider_world(changes=3)
+    # A reseller's staff see only the changes that name their organisation.
+    named = made[2].to_contact
+    reseller_staff = factories.StaffUserFactory(partner=named, roles=[Role.ADMIN_AGENT])
+    client.force_login(staff)
+
+    response = client.get(DASHBOARD)
+
+    shown = [row["datetime"] for row in response.context["changes"]]
+    assert shown == [c.changed_at.isoformat() for c in made[::-1][:RECENT_CHANGES]]
+    card = _section(response, "recent-changes")
+    assert made[-1].to_contact.name in card
+    assert subscription.offer_name in card
+    assert all(c.to_contact.name not in card for c in others)
+    assert subscription.customer.name in card
+    # The same rows as the History page's first ones, in the user's time zone.
+    history = client.get(HISTORY).context["rows"]
+    assert response.context["changes"] == history[:RECENT_CHANGES]
+
+    client.force_login(reseller_staff)
+    reseller_card = _section(client.get(DASHBOARD), "recent-changes")
+    assert named.name in reseller_card
+    assert all(c.to_contact.name not in reseller_card for c in made if c is not made[2])
+
+
+@pytest.mark.django_db
+def test_recent_changes_and_requests_say_so_when_there_are_none(client):
+    client.force_login(factories.StaffUserFactory(roles=[Role.ADMIN_AGENT]))
+
+    response = client.get(DASHBOARD)
+
+    assert "No changes yet." in _section(response, "recent-changes")
+    assert "No relationship request is waiting for an answer." in _section(
+        response, "open-requests"
+    )
+
+
+@pytest.mark.django_db
+def test_open_requests_come_soonest_expiry_first_and_say_when_they_expire_soon(client):
+    provider, _customer, _subscription, _made, staff = _provider_world()
+    now = timezone.now()
+
+    def request(days: float, **fields):
+        customer = factories.CustomerFactory()
+        factories.CustomerRelationshipFactory(partner=provider, customer=customer)
+        return factories.RelationshipRequestFactory(
+            partner=fields.pop("partner", provider),
+            requested_through=provider,
+            customer=customer,
+            created_at=now - timedelta(days=20),
+            expires_at=now + timedelta(days=days),
+            **fields,
+        )
+
+    later, soonest, in_six_days, in_eight_days, in_ten, in_twenty = (
+        request(29),
+        request(0.5),
+        request(6),
+        request(8, partner=factories.ResellerFactory()),
+        request(10),
+        request(20),
+    )
+    request(-1)  # expired: still pending, no longer open
+    request(3, state=RelationshipRequest.State.ACCEPTED)
+    stranger = factories.RelationshipRequestFactory(expires_at=now + timedelta(days=1))
+    client.force_login(staff)
+
+    response = client.get(DASHBOARD)
+
+    shown = response.context["open_requests"]
+    assert [r.pk for r in shown] == [
+        r.pk for r in (soonest, in_six_days, in_eight_days, in_ten, in_twenty)
+    ]
+    assert later not in shown
+    assert [r.expires_soon for r in shown] == [True, True, False, False, False]
+    card = _section(response, "open-requests")
+    assert card.count("Expires soon") == 2
+    assert stranger.customer.name not in card
+    assert in_eight_days.partner.name in card
+    tab = reverse("customers:customer_relationships", args=[soonest.customer_id])
+    assert (tab, soonest.customer.name) in _links(response)
+
+
+@pytest.mark.django_db
+def test_a_request_for_a_customer_the_user_cannot_open_is_listed_without_a_link(client):
+    reseller = factories.ResellerFactory()
+    provider = factories.ProviderFactory()
+    customer = factories.CustomerFactory()
+    factories.CustomerRelationshipFactory(partner=provider, customer=customer)
+    invitation = factories.RelationshipRequestFactory(
+        partner=reseller, requested_through=provider, customer=customer
+    )
+    client.force_login(factories.StaffUserFactory(partner=reseller, roles=[Role.SALES_AGENT]))
+
+    response = client.get(DASHBOARD)
+
+    assert customer.name in _section(response, "open-requests")
+    tab = reverse("customers:customer_relationships", args=[customer.pk])
+    assert tab not in dict(_links(response))
+    assert client.get(tab).status_code == 404
+    assert [r.pk for r in response.context["open_requests"]] == [invitation.pk]
+
+
+def _one_among(count: int):
+    """A provider's staff, the provider the contact of `count` subscriptions, and a reseller
+    the contact of one."""
+    provider, customer, subscription, _made, staff = _provider_world()
+    reseller = factories.ResellerFactory()
+    Subscription.objects.filter(pk=subscription.pk).update(support_contact=reseller)
+    Subscription.objects.bulk_create(
+        Subscription(
+            customer=customer,
+            provider=provider,
+            support_contact=provider,
+            offer_name="Office 365 E1",
+            billing_cycle=Subscription.BillingCycle.MONTHLY,
+            term=Subscription.Term.ONE_YEAR,
+            commerce_type=Subscription.CommerceType.LEGACY,
+        )
+        for _ in range(count)
+    )
+    return staff, reseller
+
+
+STYLESHEET = Path(__file__).resolve().parent.parent / "static/css/app.css"
+
+
+@pytest.mark.django_db
+def test_a_bar_of_one_among_30000_keeps_its_minimum_width(client):
+    staff, reseller = _one_among(30_000)
+    client.force_login(staff)
+
+    html = client.get(DASHBOARD).content.decode()
+
+    rows = re.findall(
+        r'<a class="bar-row" href="([^"]+)">.*?<span class="(bar [^"]+)">', html, re.S
+    )
+    assert rows == [
+        (f"{CUSTOMERS}?contact={staff.partner_id}", "bar bar-t10 bar-o0"),
+        (f"{CUSTOMERS}?contact={reseller.pk}", "bar bar-t0 bar-o0"),
+    ]
+    assert re.search(r"\.bar \{[^}]*min-width: 4px", STYLESHEET.read_text(encoding="utf-8"))
+    assert "1 subscription<" in html
+    assert "30,000 subscriptions<" in html

@@ -141,9 +141,10 @@ def test_the_export_writes_hostile_values_as_it_always_did(client, demo_user, ho
         '\'+1.evil.example,"Office\n365, ""E5""",\'\tTabbed,'
     ) in "\r\n".join(lines)
     assert lines[-2].startswith("2024-02-29 23:59:59,")
-    assert lines[-2].endswith(',,"\'-Minus, ""Quoted"" Reseller",System,,Relationship removal')
-    assert ',\'@eve,"\'=Eve O\'Neil, ""Jr""",Form' in data.decode("utf-8")  # stripped first
-    assert ",'-,,Form" in data.decode("utf-8")  # a user without a name: an empty field
+    assert lines[-2].endswith(',,"\'-Minus, ""Quoted"" Reseller",System,,Relationship ended')
+    text = data.decode("utf-8")
+    assert ',\'@eve,"\'=Eve O\'Neil, ""Jr""",Subscription page' in text  # stripped first
+    assert ",'-,,Subscription page" in text  # a user without a name: an empty field
     assert '"Line\r\nBreak — “Zitat” Søn"' in data.decode("utf-8")
     assert "Ünïcödé 🚀 Straße 株式会社,'@xn--evil.example,\"'\rCarriage\"" in data.decode("utf-8")
     # Two changes at the same instant: the newer id first, as on the History page.
@@ -177,7 +178,7 @@ def test_the_export_speaks_the_users_language(client, demo_user, hostile):
         expected = as_the_export_always_wrote(
             SupportContactChange.objects.restrict(agent, "export"), header
         )
-        assert gettext("Relationship removal") != "Relationship removal"  # a translated label
+        assert gettext("Relationship ended") != "Relationship ended"  # a translated label
     assert data == expected
 
 

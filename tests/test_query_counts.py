@@ -86,6 +86,11 @@ def _pages(adatum, premium, change):
         reverse("customers:customer_list")
         + "?q=load&sort=-name&"
         + _after(Customer, "Load Test 3"),
+        reverse("customers:customer_list") + "?last=1",
+        reverse("customers:customer_list")
+        + "?sort=-subscriptions&commerce=legacy&contact=Contoso+Distribution"
+        + "&reseller=Fabrikam&partner=Fabrikam",
+        reverse("customers:customer_list") + "?sort=contacts&contact=Nobody+at+all",
         reverse("customers:customer_detail", args=[adatum.pk]),
         reverse("customers:customer_relationships", args=[adatum.pk]),
         reverse("customers:subscription_detail", args=[adatum.pk, premium.pk]),
@@ -172,3 +177,27 @@ def test_query_counts_are_the_same_in_a_small_and_a_large_world(client, demo_wor
     small = _query_counts(client, _grow(5, 1, 1, 1))
     large = _query_counts(client, _grow(500, 40, 80, 150))
     assert small == large
+
+
+# The dashboard: the session, the user, their roles, their partner; the figures (two statements,
+# customers/tallies.py); the recent changes (one); the open relationship requests (one).
+DASHBOARD_QUERIES = 8
+
+
+@pytest.mark.parametrize(("growth", "requests"), [((5, 1, 1, 1), 1), ((500, 40, 80, 150), 40)])
+def test_the_dashboard_asks_the_same_few_queries_in_any_world(client, demo_world, growth, requests):
+    _grow(*growth)
+    contoso = Partner.objects.get(name="Contoso Distribution")
+    fabrikam = Partner.objects.get(name="Fabrikam Solutions")
+    for customer in Customer.objects.filter(name__startswith="Load Test")[:requests]:
+        factories.RelationshipRequestFactory(
+            partner=fabrikam, requested_through=contoso, customer=customer
+        )
+    for username in ("adminagent", "fabrikam"):
+        client.force_login(User.objects.get(username=username))
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(reverse("dashboard:dashboard"))
+        assert response.status_code == 200
+        assert response.context["changes"], username
+        assert response.context["open_requests"], username
+        assert len(queries) == DASHBOARD_QUERIES, (username, [q["sql"] for q in queries])

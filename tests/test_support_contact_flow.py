@@ -51,8 +51,10 @@ def test_the_select_lists_exactly_the_eligible_partners_with_the_current_one_sel
     client, demo_user, premium
 ):
     html = signed_in(client, demo_user, "adminagent").get(page_url(premium)).content.decode()
-    assert options_of(html) == ["Contoso Distribution", "Fabrikam Solutions"]
-    assert re.search(r'<option value="\d+" selected>Contoso Distribution</option>', html)
+    assert options_of(html) == ["Contoso Distribution (current)", "Fabrikam Solutions"]
+    assert re.search(
+        r'<option value="\d+" selected>Contoso Distribution \(current\)</option>', html
+    )
     assert "Northwind Traders IT</strong>: no delegated admin privileges" in html
     assert "Trey Research" not in html  # a reseller of Contoso, but not tied to Adatum
     assert html.count(">Request a relationship</a>") == 1
@@ -119,8 +121,8 @@ def test_submit_changes_the_contact_records_history_and_redirects_to_the_review(
     assert "Designated support contact changed" in review
     assert "Fabrikam Solutions" in review
     assert "Aaron Patel" in review
-    assert ">Close</button>" in review
-    assert f'action="{reverse("customers:customer_detail", args=[premium.customer_id])}"' in review
+    assert ">Close</a>" in review
+    assert f'href="{reverse("customers:customer_detail", args=[premium.customer_id])}"' in review
 
 
 def test_an_htmx_submit_answers_with_the_review_section_and_the_new_history(
@@ -136,7 +138,7 @@ def test_an_htmx_submit_answers_with_the_review_section_and_the_new_history(
     assert response.status_code == 200
     assert html.lstrip().startswith('<section id="contact-section"')
     assert "<html" not in html
-    assert ">Close</button>" in html
+    assert ">Close</a>" in html
     assert 'id="history-section"' in html
     assert 'hx-swap-oob="true"' in html
     assert contoso_changes().count() == 1
@@ -151,7 +153,10 @@ def test_the_history_lists_changes_newest_first(client, demo_user, premium, part
     history = html[html.index('id="history-section"') :]
     rows = re.findall(r"<tr>\s*<td><time.*?</tr>", history, re.S)
     assert len(rows) == 2
-    assert "<td>Fabrikam Solutions</td>\n        <td>Contoso Distribution</td>" in rows[0]
+    assert (
+        '<td data-label="From">Fabrikam Solutions</td>\n'
+        '        <td data-label="To">Contoso Distribution</td>' in rows[0]
+    )
 
 
 def test_a_stale_form_changes_nothing_and_says_who_changed_it_to_what(
@@ -167,7 +172,7 @@ def test_a_stale_form_changes_nothing_and_says_who_changed_it_to_what(
     )
     html = response.content.decode()
     assert "Hanna Kovács changed the designated support contact to Fabrikam Solutions" in html
-    assert re.search(r'<option value="\d+" selected>Fabrikam Solutions</option>', html)
+    assert re.search(r'<option value="\d+" selected>Fabrikam Solutions \(current\)</option>', html)
     premium.refresh_from_db()
     assert premium.support_contact == fabrikam
     assert contoso_changes().count() == 1
@@ -428,7 +433,7 @@ def test_a_submit_reads_eligibility_once_on_the_rows_it_locks(
             {"contact": partner_named("Fabrikam Solutions").pk, "version": 1},
             headers=HTMX_CONTACT,
         )
-    assert ">Close</button>" in response.content.decode()
+    assert ">Close</a>" in response.content.decode()
     eligibility_reads = [
         q["sql"]
         for q in queries.captured_queries
@@ -449,7 +454,7 @@ def test_a_refused_htmx_submit_shows_the_form_again_with_the_eligible_partners(
     )
     html = response.content.decode()
     assert "cannot be the designated support contact: no delegated admin" in html
-    assert options_of(html) == ["Contoso Distribution", "Fabrikam Solutions"]
+    assert options_of(html) == ["Contoso Distribution (current)", "Fabrikam Solutions"]
     assert "Northwind Traders IT</strong>: no delegated admin privileges" in html
     assert not contoso_changes().exists()
 
@@ -477,4 +482,4 @@ def test_the_review_page_shows_the_change_and_the_history_but_no_form(
     assert '<select name="contact"' not in html
     history = html[html.index('id="history-section"') :]
     assert len(re.findall(r"<tr>\s*<td><time", history)) == 1
-    assert "<td>Form</td>" in history
+    assert '<td data-label="Through">Subscription page</td>' in history

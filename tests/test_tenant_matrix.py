@@ -152,7 +152,7 @@ ROUTES = {
     "partnercenter:two_step_recovery_codes": RouteRule("none", {"POST": Gate(SIGNED_IN)}),
     "partnercenter:two_step_turn_off": RouteRule("none", {"POST": Gate(SIGNED_IN)}),
     "partnercenter:home": RouteRule("none", {"GET": Gate(SIGNED_IN)}),
-    "partnercenter:my_access": RouteRule("none", {"GET": Gate(SIGNED_IN)}),
+    "partnercenter:my_access": RouteRule("none", _both(Gate(SIGNED_IN))),
     "partnercenter:set_language": RouteRule("none", {"POST": Gate(LANGUAGE)}),
     "dashboard:dashboard": RouteRule("none", {"GET": Gate(V)}),
     "dashboard:support_contacts": RouteRule("none", {"GET": Gate(V)}),

@@ -6,6 +6,7 @@ from django.utils.html import format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, get_language_info
 
+from partnercenter import time_zones
 from partnercenter.phones import international_format
 
 register = template.Library()
@@ -17,6 +18,18 @@ SELECTED = mark_safe(" selected")
 def phone(value: str) -> str:
     """A stored E.164 phone number in international form, for reading."""
     return international_format(value)
+
+
+@register.filter(name="local_datetime")
+def local_datetime(value) -> str:
+    """A moment as people read it: the active language's format, the user's zone, named."""
+    return time_zones.local_datetime(value) if value else ""
+
+
+@register.filter(name="local_date")
+def local_date(value) -> str:
+    """The day of a moment in the user's zone, in the active language's format."""
+    return time_zones.local_date(value) if value else ""
 
 
 @register.simple_tag

@@ -83,11 +83,11 @@ def live_demo_world(transactional_db):
 
 
 def sign_in_on(page, username: str, password: str = "partnercenter-demo"):
-    """Sign in through the form, as a person does."""
+    """Sign in through the form, as a person does, in whatever language the page is in."""
     page.goto("/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    page.locator("input[name=username]").fill(username)
+    page.locator("input[name=password]").fill(password)
+    page.locator("form:has(input[name=password]) button[type=submit]").click()
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ def test_a_browser_in_another_language_gets_the_flow_in_that_language(
         label="Fabrikam Solutions"
     )
     page.get_by_role("button", name=submit).click()
-    page.get_by_role("button", name=close).click()
+    page.get_by_role("link", name=close).click()
     expect(page.get_by_role("heading", name="Adatum Corporation")).to_be_visible()
 
 

@@ -30,7 +30,7 @@ def test_a_new_helpdesk_agent_is_added_sets_a_password_and_assigns_a_support_con
     admin.get_by_label("Helpdesk agent").check()
     admin.get_by_role("button", name="Add user").click()
 
-    expect(admin.get_by_role("status")).to_contain_text(
+    expect(admin.locator("ul.messages")).to_contain_text(
         "Nina Berg was added. A link to set a password was sent to "
         "nina.berg@contoso-distribution.example."
     )
@@ -87,7 +87,7 @@ def test_an_admin_agent_edits_the_support_profile_and_a_bad_phone_is_refused(
     expect(page.get_by_text("Enter a valid phone number in international form")).to_be_visible()
     page.get_by_label("Support phone").fill("+44 20 7946 0321")
     page.get_by_role("button", name="Save").click()
-    expect(page.get_by_role("status")).to_contain_text("The support profile was saved")
+    expect(page.locator("ul.messages")).to_contain_text("The support profile was saved")
     preview = page.get_by_role("region", name="What customers see")
     expect(preview.get_by_role("link", name="+44 20 7946 0321")).to_have_attribute(
         "href", "tel:+442079460321"
