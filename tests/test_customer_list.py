@@ -470,11 +470,16 @@ def test_the_filters_are_kept_in_the_page_links(northwind_agent, northwind):
     add_customers(
         names=[f"Zz {i:02}" for i in range(30)], provider=northwind.staff.partner, resellers=[]
     )
-    first = northwind_agent.get(URL, {"commerce": "legacy", "sort": "-name"})
+    asked = {"q": "zz", "partner": "Northwind Distribution", "sort": "-name"}
+    first = northwind_agent.get(URL, asked)
+    assert len(names(first)) == 25
     following = next_of(first)
-    assert "commerce=legacy" in following
+    assert "partner=Northwind+Distribution" in following
+    assert "q=zz" in following
     assert "sort=-name" in following
-    assert "commerce=legacy" in previous_of(northwind_agent.get(following))
+    second = northwind_agent.get(following)
+    assert names(second) == [f"Zz {i:02}" for i in range(4, -1, -1)]
+    assert "partner=Northwind+Distribution" in previous_of(second)
 
 
 def test_a_reseller_sees_only_the_subscriptions_it_supports(client, northwind):
