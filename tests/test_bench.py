@@ -56,6 +56,7 @@ def test_the_benchmark_measures_every_page_of_a_tiny_world(tmp_path):
         "customers list",
         "customers search (htmx)",
         "customers list, deep page",
+        "customers of one contact, most subscriptions first",
         "customer page",
         "subscription page",
         "customer's Support page",
