@@ -103,7 +103,10 @@ def test_prepared_statements_are_asked_for_on_postgresql_only():
     postgres = "postgres://u@127.0.0.1:5432/db"
     prepared = _print_setting(options, DATABASE_URL=postgres, DJANGO_DB_PREPARED_STATEMENTS="1")
     assert prepared.returncode == 0, prepared.stderr
-    assert prepared.stdout.strip() == "{'server_side_binding': True, 'prepare_threshold': 5}"
+    assert prepared.stdout.strip() == (
+        "{'server_side_binding': True, 'prepare_threshold': 5, "
+        "'options': '-c plan_cache_mode=force_custom_plan'}"
+    )
     assert _print_setting(options, DATABASE_URL=postgres).stdout.strip() == "{}"
     sqlite = _print_setting(
         options, DATABASE_URL="sqlite:///unused.sqlite3", DJANGO_DB_PREPARED_STATEMENTS="1"
