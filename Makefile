@@ -24,7 +24,10 @@ run: install
 	DJANGO_DEBUG=1 $(BIN)/python manage.py seed_demo
 	@echo
 	@echo "  Open http://127.0.0.1:$(PORT)/ and sign in as one of the users above."
+	@echo "  A task worker runs beside the server (large bulk changes); both stop with Ctrl-C."
 	@echo
+	@DJANGO_DEBUG=1 $(BIN)/python manage.py db_worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 # The browser tests drive the system's Chromium, the benchmarks drive wrk and HAProxy: Debian's

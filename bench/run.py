@@ -25,11 +25,14 @@ from http.client import HTTPConnection
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
+from bench.bulk import measure_bulk
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/partnercenter_bench"
 FULL = {"customers": 100_000, "resellers": 5_000, "history": 1_000_000}
 SMOKE = {"customers": 60, "resellers": 12, "history": 300}
+BULK_FULL, BULK_SMOKE = 10_000, 200  # subscriptions of the bulk change measured (bench/bulk.py)
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 SLOW_SECONDS = 1.0  # a page this slow in-process is loaded one request at a time, not by wrk
 
@@ -628,6 +631,8 @@ def main(argv=None) -> int:
     staff.get("/customers/")
     csrf = staff.cookies["csrftoken"].value
     cookies["globaladmin"] += f"; csrftoken={csrf}"
+    bulk_section = measure_bulk(staff, BULK_SMOKE if args.smoke else BULK_FULL)
+    print(bulk_section)
     connection.close()
 
     args.port = args.port or _free_port()
@@ -670,7 +675,7 @@ def main(argv=None) -> int:
                 f"to {subscription.version}: some were refused"
             )
         print(f"Submit: {submit.cpu_ms:.1f} ms CPU/request")
-        extra = [measure_export(args.port, cookies["globaladmin"], meter)]
+        extra = [measure_export(args.port, cookies["globaladmin"], meter), bulk_section]
     finally:
         server.terminate()
         server.wait(timeout=30)

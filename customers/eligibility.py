@@ -10,7 +10,7 @@ customer (a relationship or an open request), and finds any other by name or par
 from dataclasses import dataclass
 
 from django.db import models
-from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models import Exists, F, FilteredRelation, OuterRef, Q, Subquery
 from django.utils.translation import gettext_lazy as _
 
 from partnercenter.models import Partner
@@ -173,6 +173,97 @@ def ineligibility_locked(subscription, contact: Partner) -> NotListedReason | No
         partnership.state if partnership else None,
         relationship.state if relationship else None,
         relationship is not None and relationship.delegated_admin,
+    )
+
+
+@dataclass(frozen=True)
+class Standings:
+    """Where each of some partners stands for some customers of one provider (read by
+    `standings`): `reason(contact_id, customer_id)`."""
+
+    provider_id: int
+    partnerships: dict  # reseller id -> state of its partnership (a live one first)
+    relationships: dict  # (partner id, customer id) -> (state, delegated admin)
+
+    def reason(self, contact_id: int, customer_id: int) -> NotListedReason | None:
+        """Why the partner cannot be the contact of a subscription of that customer, or None.
+        Raises NotACandidate for a partner the provider does not know."""
+        state, delegated_admin = self.relationships.get((contact_id, customer_id), (None, False))
+        return self.reason_given(contact_id, state, delegated_admin)
+
+    def reason_given(self, contact_id: int, relationship_state, delegated_admin):
+        """`reason`, the partner's live relationship with the customer read elsewhere (its state
+        and delegated admin privileges; None: it has none)."""
+        if contact_id == self.provider_id:
+            return None
+        if contact_id not in self.partnerships:
+            raise NotACandidate
+        return _reason_not_listed(
+            self.partnerships[contact_id], relationship_state, bool(delegated_admin)
+        )
+
+
+def standings(provider_id: int, contact_ids, customer_ids, *, lock: bool) -> Standings:
+    """`ineligibility_locked` for many subscriptions of one provider at once, in two statements
+    whatever their number: the partnerships of `contact_ids` with the provider, then their live
+    relationships with `customer_ids` (ids, or a query of them). With `lock`, each is locked in
+    primary-key order (two bulk changes lock in the same order, and every single change takes a
+    partnership before a relationship); without, it is a preview's guess."""
+    contacts = sorted({c for c in contact_ids if c != provider_id})
+    if not contacts:
+        return Standings(provider_id, {}, {})
+    partnerships = ResellerPartnership.objects.filter(
+        provider_id=provider_id, reseller_id__in=contacts
+    )
+    relationships = CustomerRelationship.objects.live().filter(
+        partner_id__in=contacts,
+        customer_id__in=customer_ids if hasattr(customer_ids, "query") else sorted(customer_ids),
+    )
+    if lock:
+        partnerships = partnerships.select_for_update(of=("self",))
+        relationships = relationships.select_for_update(of=("self",))
+    chosen = _by_reseller(partnerships.only("pk", "reseller_id", "state").order_by("pk"))
+    rows = relationships.order_by("pk").values_list(
+        "partner_id", "customer_id", "state", "delegated_admin"
+    )
+    return Standings(
+        provider_id,
+        {reseller: p.state for reseller, p in chosen.items()},
+        {(partner, customer): (state, dap) for partner, customer, state, dap in rows},
+    )
+
+
+def with_relationship_of(queryset, contact_id: int, customer: str):
+    """`queryset` with the state and delegated admin privileges of `contact_id`'s live
+    relationship with the customer at the path `customer` (`relationship_state`,
+    `relationship_delegated_admin`; None without one), for `Standings.reason_given`: a LEFT
+    JOIN, at most one row per pair (`customer_relationship_one_live_per_pair`)."""
+    path = f"{customer}__relationships"
+    return queryset.annotate(
+        live_relationship=FilteredRelation(
+            path,
+            condition=Q(**{f"{path}__partner_id": contact_id})
+            & ~Q(**{f"{path}__state": RelationshipState.REMOVED}),
+        ),
+        relationship_state=F("live_relationship__state"),
+        relationship_delegated_admin=F("live_relationship__delegated_admin"),
+    )
+
+
+def eligible_subscriptions(reseller_id: int) -> Q:
+    """The subscriptions (a Q over them) whose customer gives `reseller` what `_reason_not_listed`
+    asks of a relationship: active, with delegated admin privileges. The partnership with the
+    provider is the caller's to check (one row). What selects, not what decides: every row is
+    judged again by the rule under locks (customers/bulk.py)."""
+    return Q(
+        Exists(
+            CustomerRelationship.objects.filter(
+                partner_id=reseller_id,
+                customer_id=OuterRef("customer_id"),
+                state=RelationshipState.ACTIVE,
+                delegated_admin=True,
+            )
+        )
     )
 
 

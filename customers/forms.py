@@ -310,6 +310,10 @@ class HistoryFilterForm(forms.Form):
     subscription = forms.IntegerField(
         required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput
     )
+    # Set by a bulk change's "Its changes in History" link: that operation's changes alone.
+    bulk = forms.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput
+    )
 
     def __init__(self, data, *, changes, user=None):
         """`changes`: the history the user may see; `user`: who gets the form to fill (its
@@ -388,6 +392,8 @@ class HistoryFilterForm(forms.Form):
             changes = changes.filter(through=through)
         if subscription := data.get("subscription"):
             changes = changes.filter(subscription_id=subscription)
+        if operation := data.get("bulk"):
+            changes = changes.filter(bulk_operation_id=operation)
         if "__all__" not in self.errors:
             if start := data.get("date_from"):
                 changes = changes.filter(changed_at__gte=_start_of(start))

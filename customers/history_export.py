@@ -4,6 +4,10 @@ Every cell is computed in SQL (the UTC time, the formula guard, "System" for a c
 user, the label of the way it was made), so that Python only forwards rows: PostgreSQL writes the
 CSV itself through COPY, other databases (SQLite) hand the rows to `csv.writer` a batch at a time.
 Both write the same bytes; tests/test_history_export.py proves it on both databases.
+
+The means are shared with the other CSV exports (customers/supported_views.py): `csv_stream`
+writes any ordered queryset's columns, `text_cell` keeps a text from being read as a formula,
+`UtcIso` and `UuidText` write a time and a UUID alike on both databases.
 """
 
 import csv
@@ -54,6 +58,40 @@ class _UtcSeconds(Func):
         return self.as_sql(compiler, connection, template="substr(%(expressions)s, 1, 19)", **extra)
 
 
+class UtcIso(Func):
+    """A timestamp in ISO 8601, UTC, to the second: '2026-03-12T10:05:00Z'."""
+
+    output_field = CharField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        template = "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # UTC text on SQLite (see _UtcSeconds); the format as a parameter, its "%" left alone.
+        sql, params = self.as_sql(
+            compiler, connection, template="strftime(%%s, %(expressions)s)", **extra
+        )
+        return sql, ("%Y-%m-%dT%H:%M:%SZ", *params)
+
+
+class UuidText(Func):
+    """A UUID as text, its 32 hex digits in groups of 8-4-4-4-12, as Python writes one."""
+
+    output_field = CharField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, template="(%(expressions)s)::text", **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # Django keeps a UUID on SQLite as the 32 hex digits alone (a column: no parameters).
+        parts = " || '-' || ".join(
+            f"substr(%(expressions)s, {start}, {length})"
+            for start, length in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
+        )
+        return self.as_sql(compiler, connection, template=f"lower({parts})", **extra)
+
+
 class _FirstCode(Func):
     """The code point of the text's first character (comparing numbers is cheaper than text)."""
 
@@ -92,6 +130,11 @@ def _cell(expression):
 def _text(expression):
     # An empty string as NULL: both are then an empty, unquoted field (COPY quotes '').
     return NullIf(expression, Value(""))
+
+
+def text_cell(expression):
+    """A text column of an export: never a formula to a spreadsheet, empty when empty."""
+    return _text(_cell(expression))
 
 
 def export_columns() -> list[tuple[str, object]]:
@@ -144,10 +187,15 @@ def csv_lines(changes) -> Iterator[bytes]:
     the statement runs when the first rows are asked for and ends when the response is closed:
     a client that goes away cancels the COPY, and the connection is left idle.
     """
-    columns = export_columns()
+    return csv_stream(changes.order_by("-changed_at", "-pk"), export_columns())
+
+
+def csv_stream(rows, columns: list[tuple[str, object]]) -> Iterator[bytes]:
+    """`rows` (an ordered queryset) as CSV, a column per (header, SQL expression) of `columns`:
+    the BOM and the header, then the rows a batch at a time, as `csv_lines` says."""
     header = io.StringIO()
     csv.writer(header).writerow(title for title, _column in columns)
-    rows = changes.order_by("-changed_at", "-pk").values_list(*(c for _title, c in columns))
+    rows = rows.values_list(*(c for _title, c in columns))
     connection = connections[rows.db]
     try:
         sql, params = rows.query.get_compiler(connection=connection).as_sql()

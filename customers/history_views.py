@@ -40,6 +40,7 @@ class ShownChange(NamedTuple):
     changed_by_last_name: str | None
     changed_by_username: str | None
     api_token_prefix: str | None
+    bulk_operation_id: int | None
 
     @property
     def pk(self) -> int:  # KeysetPaginator keys loaded rows by pk, and signs `id`, `changed_at`
@@ -62,6 +63,7 @@ _SHOWN_COLUMNS = [
     "changed_by__last_name",
     "changed_by__username",
     "api_token__prefix",
+    "bulk_operation_id",
 ]
 
 
@@ -83,7 +85,7 @@ def _subscription_url():
     )
 
 
-def table_rows(changes: list[ShownChange], *, links: bool) -> list[dict]:
+def table_rows(changes: list[ShownChange], *, links: bool, bulk_links: bool = False) -> list[dict]:
     """What each cell of the table shows, in the active language and time zone: the same as
     the `local_datetime` filter, `ChangeRecord.changed_by_name`, the "through" choice's
     label and `{% url %}` would give, worked out once a row rather than by template lookups."""
@@ -110,13 +112,19 @@ def table_rows(changes: list[ShownChange], *, links: bool) -> list[dict]:
                 "to": change.to_contact_name,
                 "changed_by": changed_by,
                 "through": _through(through.get(change.through, change.through), change),
+                "bulk_url": reverse("customers:bulk_operation", args=[change.bulk_operation_id])
+                if bulk_links and change.bulk_operation_id
+                else "",
             }
         )
     return rows
 
 
 def _through(label: str, change: ShownChange) -> str:
-    """The way, and for the API the public prefix of the token the change was made with."""
+    """The way, and for the API the public prefix of the token the change was made with (for a
+    bulk change, its number)."""
+    if change.bulk_operation_id:
+        return f"{label} #{change.bulk_operation_id}"
     return f"{label} (pc_{change.api_token_prefix}…)" if change.api_token_prefix else label
 
 
@@ -151,7 +159,11 @@ def history(request: AuthenticatedHttpRequest):
         {
             "form": form,
             "page": page,
-            "rows": table_rows(page.object_list, links=request.user.partner.is_provider),
+            "rows": table_rows(
+                page.object_list,
+                links=request.user.partner.is_provider,
+                bulk_links=request.user.can(Capability.ASSIGN_SUPPORT_CONTACT),
+            ),
             "narrowed_to": narrowed_to,
             "filtered": any(form.data.get(name) for name in form.fields),
         },

@@ -199,6 +199,15 @@ class SupportContactChange(ChangeRecord):
     )
     changed_at = models.DateTimeField(_("changed at"), default=timezone.now, db_index=True)
     through = models.CharField(_("through"), max_length=32, choices=Through.choices)
+    # The bulk operation the change belongs to (through a bulk change or its undo only).
+    bulk_operation = models.ForeignKey(
+        "customers.BulkOperation",
+        verbose_name=_("bulk operation"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="changes",
+    )
     # The API token the change was made with (through the API only).
     api_token = models.ForeignKey(
         "partnercenter.ApiToken",
@@ -225,6 +234,10 @@ class SupportContactChange(ChangeRecord):
             models.Index(
                 fields=["subscription", "changed_at", "id"], name="change_subscription_idx"
             ),
+            # History filtered by one bulk operation.
+            models.Index(
+                fields=["bulk_operation", "changed_at", "id"], name="change_bulk_operation_idx"
+            ),
         ]
         constraints = [
             choices_check("through", ChangeThrough, "support_contact_change_through_valid")
@@ -232,6 +245,161 @@ class SupportContactChange(ChangeRecord):
 
     def __str__(self):
         return f"{self.subscription}: {self.from_contact} → {self.to_contact}"
+
+
+class BulkKind(models.TextChoices):
+    ASSIGN = "assign", _("Bulk change")
+    UNDO = "undo", _("Undo")
+
+
+class BulkState(models.TextChoices):
+    PREVIEW = "preview", _("Preview")
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+
+
+class BulkOperation(models.Model):
+    """One bulk change of designated support contacts, or the undo of one: what was asked, by
+    whom, and how far it went. Its rows (`BulkItem`) are chosen at the preview, each with the
+    version its subscription had then, so a row changed since is skipped, never overwritten.
+    The state lives here, not in a worker's memory: a restarted worker carries on."""
+
+    Kind = BulkKind
+    State = BulkState
+
+    provider = models.ForeignKey(
+        Partner, verbose_name=_("provider"), on_delete=models.PROTECT, related_name="+"
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.ASSIGN)
+    state = models.CharField(
+        _("state"), max_length=16, choices=State.choices, default=State.PREVIEW
+    )
+    # The contact asked for (an undo gives each row its own previous contact instead).
+    contact = models.ForeignKey(
+        Partner,
+        verbose_name=_("designated support contact"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    undoes = models.OneToOneField(
+        "self",
+        verbose_name=_("undoes"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="undone_by",
+    )
+    # What was asked, in words kept as they were (the customer, the search, the filters).
+    criteria = models.JSONField(_("what was asked"), default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    # Moved by each chunk: an operation running without moving for long has lost its worker.
+    progressed_at = models.DateTimeField(_("last progress"), default=timezone.now)
+    total = models.PositiveIntegerField(_("subscriptions"), default=0)
+    changed = models.PositiveIntegerField(_("changed"), default=0)
+    unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
+    skipped = models.PositiveIntegerField(_("skipped"), default=0)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("bulk operation")
+        verbose_name_plural = _("bulk operations")
+        constraints = [
+            choices_check("kind", BulkKind, "bulk_operation_kind_valid"),
+            choices_check("state", BulkState, "bulk_operation_state_valid"),
+        ]
+        indexes = [
+            # A worker's sweep finds the operations left queued or running.
+            models.Index(fields=["state", "progressed_at"], name="bulk_operation_state_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} #{self.pk}"
+
+    @property
+    def processed(self) -> int:
+        return self.changed + self.unchanged + self.skipped
+
+
+class BulkOutcome(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    CHANGED = "changed", _("Changed")
+    UNCHANGED = "unchanged", _("Unchanged")
+    SKIPPED = "skipped", _("Skipped")
+
+
+class SkipReason(models.TextChoices):
+    """Why a row of a bulk operation was left as it was: the eligibility rule's reasons
+    (customers/eligibility.py) and the bulk's own."""
+
+    CHANGED_SINCE = "changed_since", _("changed since the preview")
+    NEW_COMMERCE = "new_commerce", _("new commerce: no designated support contact")
+    NOT_A_RESELLER = "not_a_reseller", _("not a reseller of the provider")
+    PARTNERSHIP_NOT_ACTIVE = "partnership_not_active", _("partnership not active")
+    NO_RELATIONSHIP = "no_relationship", _("no relationship with this customer")
+    NO_DELEGATED_ADMIN = "no_delegated_admin", _("no delegated admin privileges")
+    NO_ACCESS = "no_access", _("you may no longer change it")
+
+
+class BulkItem(models.Model):
+    """One subscription of a bulk operation: where it should go, the version it had at the
+    preview, and what became of it. A changed row's history entry is the operation's change
+    of that subscription; it left the subscription at `expected_version + 1`."""
+
+    operation = models.ForeignKey(
+        BulkOperation, verbose_name=_("operation"), on_delete=models.CASCADE, related_name="items"
+    )
+    # Without foreign key constraints: the rows are copied from existing subscriptions and
+    # partners by the preview's one INSERT ... SELECT, and neither is ever deleted (PROTECT
+    # below); checking 10,000 of each took a preview longer than everything else together.
+    subscription = models.ForeignKey(
+        Subscription,
+        verbose_name=_("subscription"),
+        on_delete=models.PROTECT,
+        db_constraint=False,
+        related_name="+",
+    )
+    to_contact = models.ForeignKey(
+        Partner,
+        verbose_name=_("to"),
+        on_delete=models.PROTECT,
+        db_constraint=False,
+        related_name="+",
+    )
+    expected_version = models.PositiveIntegerField(_("version at the preview"))
+    outcome = models.CharField(
+        _("outcome"), max_length=16, choices=BulkOutcome.choices, default=BulkOutcome.PENDING
+    )
+    reason = models.CharField(_("reason"), max_length=32, choices=SkipReason.choices, blank=True)
+
+    class Meta:
+        verbose_name = _("bulk operation row")
+        verbose_name_plural = _("bulk operation rows")
+        # One row per subscription by construction (a SELECT of subscriptions): no unique index
+        # to keep up on each of 10,000 rows.
+        constraints = [choices_check("outcome", BulkOutcome, "bulk_item_outcome_valid")]
+        indexes = [
+            # The next chunk: an operation's pending rows in subscription order.
+            models.Index(
+                fields=["operation", "outcome", "subscription"], name="bulk_item_next_idx"
+            ),
+            # Its pages: the rows in the order the preview wrote them.
+            models.Index(fields=["operation", "id"], name="bulk_item_page_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.operation_id}/{self.subscription_id}: {self.outcome}"
 
 
 class SubscriptionTally(models.Model):

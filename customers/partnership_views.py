@@ -5,16 +5,18 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
+from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from customers import workflows
+from customers.bulk_forms import ResellerSubscriptionsForm
 from customers.models import Subscription
 from partnercenter.access import requires
 from partnercenter.errors import DomainError
-from partnercenter.htmx import AuthenticatedHttpRequest
+from partnercenter.htmx import AuthenticatedHttpRequest, render_page
 from partnercenter.policy import Action, permits
 from partnercenter.roles import Capability
 from relationships import services
@@ -77,6 +79,39 @@ def _partnerships_page(request: AuthenticatedHttpRequest, form: PartnershipReque
             "form": form,
             "can_request": permits(request.user, ResellerPartnership, Action.REQUEST),
         },
+    )
+
+
+@require_GET
+@requires(Capability.VIEW_CUSTOMERS)
+def partnership_detail(request: AuthenticatedHttpRequest, partnership_id):
+    """One of the provider's resellers: its figures and, for those who assign, the bulk change
+    that makes it the designated support contact wherever it is eligible."""
+    if not request.user.partner.is_provider:
+        raise Http404  # a reseller's staff have no reseller pages
+    return reseller_page(request, partnership_or_404(request, partnership_id, Action.VIEW))
+
+
+def reseller_page(request, partnership: ResellerPartnership, *, bulk_form=None):
+    """The reseller's page (`bulk_form`: one sent back with its errors)."""
+    can_assign = request.user.can(Capability.ASSIGN_SUPPORT_CONTACT) and (
+        partnership.state == ResellerPartnership.State.ACTIVE
+    )
+    if bulk_form is None and can_assign:
+        bulk_form = ResellerSubscriptionsForm(
+            provider=request.user.partner, reseller=partnership.reseller
+        )
+    figures = _partnerships_for(request.user).filter(pk=partnership.pk).first()
+    return render_page(
+        request,
+        "relationships/partnership_detail.html",
+        {
+            "partnership": partnership,
+            "figures": figures,
+            "bulk_form": bulk_form if can_assign else None,
+            "may_assign": request.user.can(Capability.ASSIGN_SUPPORT_CONTACT),
+        },
+        partial="bulk-operation",
     )
 
 

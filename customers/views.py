@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from customers import tallies
+from customers.bulk_forms import ticked_form_for
 from customers.eligibility import NotListed, contact_options, standing_of_resellers
 from customers.forms import CustomerSearchForm, SupportContactForm, WhyNotListedForm
 from customers.links import NextStep, next_steps
@@ -28,6 +29,7 @@ from partnercenter.htmx import (
     render_page,
 )
 from partnercenter.keyset import KeysetPaginator
+from partnercenter.models import Partner
 from partnercenter.policy import Action, permits
 from partnercenter.roles import Capability
 from relationships.models import CustomerRelationship
@@ -225,18 +227,35 @@ def _subscription(
 @requires(Capability.VIEW_CUSTOMERS)
 def customer_detail(request: AuthenticatedHttpRequest, customer_id):
     """A customer's subscriptions with their designated support contacts."""
-    customer = customer_or_404(request, customer_id)
+    return customer_page(request, customer_or_404(request, customer_id))
+
+
+def customer_page(request, customer, *, bulk_form=None):
+    """The customer page; for those who may assign, with the bulk change's ticks and form
+    (`bulk_form`: one sent back with its errors)."""
     subscriptions = (
         Subscription.objects.restrict(request.user, Action.VIEW)
         .filter(customer=customer)
         .select_related("provider", "support_contact")
+        .annotate_permission(request.user, Action.ASSIGN)
         .only(*_SUBSCRIPTION_ROW)
         .order_by("offer_name", "pk")
     )
-    return TemplateResponse(
+    if bulk_form is None and request.user.can(Capability.ASSIGN_SUPPORT_CONTACT):
+        bulk_form = ticked_form_for(request.user, customer)
+    return render_page(
         request,
         "customers/customer_detail.html",
-        {"customer": customer, "subscriptions": subscriptions, "tab": "subscriptions"},
+        {
+            "customer": customer,
+            "subscriptions": subscriptions,
+            "tab": "subscriptions",
+            "bulk_form": bulk_form,
+            "ticked": {str(pk) for pk in bulk_form["subscription"].value() or []}
+            if bulk_form
+            else set(),
+        },
+        partial="bulk-operation",
     )
 
 
@@ -464,14 +483,50 @@ def support_contact_change(
     )
 
 
-def _own_subscriptions_page(request: AuthenticatedHttpRequest, template: str):
-    subscriptions = (
+def _own_subscriptions(request: AuthenticatedHttpRequest):
+    """The signed-in customer admin's subscriptions, with their provider and contact, by offer."""
+    return (
         Subscription.objects.restrict(request.user, Action.VIEW)
         .select_related("support_contact", "provider")
         .order_by("offer_name", "pk")
     )
-    return TemplateResponse(
-        request, template, {"customer": request.user.customer, "subscriptions": subscriptions}
+
+
+# What the Support page shows of a subscription, and of the partner supporting it (its provider
+# where no contact is set): one query, without the columns nobody reads.
+_SUPPORT_PROFILE = ("name", "support_email", "support_phone", "support_website", "support_hours")
+_SUPPORT_PAGE_COLUMNS = (
+    "offer_name",
+    "nickname",
+    "quantity",
+    "status",
+    "provider",
+    "support_contact",
+    *(
+        f"{partner}__{field}"
+        for partner in ("provider", "support_contact")
+        for field in _SUPPORT_PROFILE
+    ),
+)
+
+
+@dataclass(frozen=True)
+class SupportGroup:
+    """A partner the customer calls for support, and the subscriptions it supports."""
+
+    contact: Partner
+    subscriptions: list[Subscription]
+
+
+def _support_groups(subscriptions) -> list[SupportGroup]:
+    """The subscriptions grouped by their effective support contact (the provider where none is
+    set, as for new commerce ones), partners by name; each group keeps the subscriptions' order."""
+    groups: dict[int, SupportGroup] = {}
+    for subscription in subscriptions:
+        contact = subscription.effective_support_contact
+        groups.setdefault(contact.pk, SupportGroup(contact, [])).subscriptions.append(subscription)
+    return sorted(
+        groups.values(), key=lambda group: (group.contact.name.casefold(), group.contact.pk)
     )
 
 
@@ -479,11 +534,20 @@ def _own_subscriptions_page(request: AuthenticatedHttpRequest, template: str):
 @customer_admin_required
 def customer_admin_home(request: AuthenticatedHttpRequest):
     """A customer admin's overview of their organisation."""
-    return _own_subscriptions_page(request, "customers/admin_home.html")
+    return TemplateResponse(
+        request,
+        "customers/admin_home.html",
+        {"customer": request.user.customer, "subscriptions": _own_subscriptions(request)},
+    )
 
 
 @require_GET
 @customer_admin_required
 def customer_support(request: AuthenticatedHttpRequest):
-    """For each subscription, the partner to contact for support and how to reach them."""
-    return _own_subscriptions_page(request, "customers/customer_support.html")
+    """Each partner that supports the customer, how to reach it, and the subscriptions it covers."""
+    subscriptions = _own_subscriptions(request).only(*_SUPPORT_PAGE_COLUMNS)
+    return TemplateResponse(
+        request,
+        "customers/customer_support.html",
+        {"customer": request.user.customer, "groups": _support_groups(subscriptions)},
+    )

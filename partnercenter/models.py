@@ -341,3 +341,27 @@ class ApiToken(models.Model):
     def is_usable(self, now=None) -> bool:
         """Unrevoked and unexpired (the user's state is checked on each call)."""
         return self.revoked_at is None and self.expires_at > (now or timezone.now())
+
+
+class PageVisit(models.Model):
+    """When a user last viewed a page, and when their visit before this one ended: what the
+    page marks "New" is what came after `previous_at`. Views less than a visit's gap apart
+    (paging, filtering) are one visit (partnercenter/services.py `page_visit_mark`)."""
+
+    user = models.ForeignKey(
+        User, verbose_name=_("user"), on_delete=models.CASCADE, related_name="page_visits"
+    )
+    page = models.CharField(_("page"), max_length=64)
+    current_at = models.DateTimeField(_("last viewed"))
+    # The last view of the visit before; empty during the first visit.
+    previous_at = models.DateTimeField(_("previous visit"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("page visit")
+        verbose_name_plural = _("page visits")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "page"], name="page_visit_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} – {self.page}"

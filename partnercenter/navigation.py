@@ -33,6 +33,12 @@ STAFF_NAVIGATION = [
     NavItem(_("Dashboard"), "dashboard:dashboard", Capability.VIEW_CUSTOMERS, section=True),
     NavItem(_("Customers"), "customers:customer_list", Capability.VIEW_CUSTOMERS, section=True),
     NavItem(
+        _("Supported subscriptions"),
+        "customers:supported_subscriptions",
+        Capability.VIEW_CUSTOMERS,
+        partner_kind=PartnerKind.INDIRECT_RESELLER,
+    ),
+    NavItem(
         _("Indirect resellers"),
         "customers:partnerships",
         Capability.VIEW_CUSTOMERS,

@@ -123,6 +123,7 @@ def _staff_alike(capability: Capability, reach: Scope, customer_admin: Scope | N
 _CUSTOMER = "customers.customer"
 _SUBSCRIPTION = "customers.subscription"
 _CHANGE = "customers.supportcontactchange"
+_BULK = "customers.bulkoperation"
 _RELATIONSHIP = "relationships.customerrelationship"
 _PARTNERSHIP = "relationships.resellerpartnership"
 _REQUEST = "relationships.relationshiprequest"
@@ -151,6 +152,9 @@ POLICY: dict[tuple[str, Action], Rule] = {
         Capability.ASSIGN_SUPPORT_CONTACT, provider=_subscriptions_of_provider
     ),
     (_CHANGE, Action.VIEW): _HISTORY,
+    # A bulk change is its provider's: seen, submitted and undone by the staff who assign.
+    (_BULK, Action.VIEW): Rule(Capability.ASSIGN_SUPPORT_CONTACT, provider=_OF_PROVIDER),
+    (_BULK, Action.ASSIGN): Rule(Capability.ASSIGN_SUPPORT_CONTACT, provider=_OF_PROVIDER),
     (_CHANGE, Action.EXPORT): _HISTORY,
     (_RELATIONSHIP, Action.VIEW): Rule(
         Capability.VIEW_CUSTOMERS,

@@ -7,22 +7,25 @@ is sent for a change that was rolled back, and none is sent while the partner's 
 """
 
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, DateTimeField, F, Value, When
+from django.db.models.functions import Greatest
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from partnercenter.errors import DomainError
-from partnercenter.models import Partner, RoleAssignment, RoleChange, User
+from partnercenter.models import PageVisit, Partner, RoleAssignment, RoleChange, User
 from partnercenter.policy import Action, permits
 from partnercenter.roles import Role
 
@@ -256,3 +259,34 @@ def support_profile_update(
         partner.full_clean()
         partner.save(update_fields=SUPPORT_PROFILE_FIELDS)
     return partner
+
+
+# Views of a page less than this apart are one visit: paging and filtering keep their marks.
+VISIT_GAP = timedelta(minutes=30)
+
+
+def page_visit_mark(*, user: User, page: str, now: datetime | None = None) -> datetime | None:
+    """Record that `user` views `page` (at `now`) and return when their previous visit ended
+    (None: this is their first visit). A view more than VISIT_GAP after the user's last view of
+    the page starts a new visit: the last view becomes the previous visit's end; a view within
+    the gap belongs to the current visit and keeps its previous visit.
+
+    Two statements whatever the state, each atomic by itself: the UPDATE decides in the row
+    (two tabs at once cannot both start a visit), and a first view inserts, a concurrent first
+    view's row winning without an error."""
+    now = now or timezone.now()
+    visits = PageVisit.objects.filter(user=user, page=page)
+    updated = visits.update(
+        previous_at=Case(
+            When(current_at__lt=now - VISIT_GAP, then=F("current_at")),
+            default=F("previous_at"),
+        ),
+        # Never back in time: a request that started earlier may finish later.
+        current_at=Greatest(F("current_at"), Value(now, output_field=DateTimeField())),
+    )
+    if not updated:
+        PageVisit.objects.bulk_create(
+            [PageVisit(user=user, page=page, current_at=now)], ignore_conflicts=True
+        )
+        return None
+    return visits.values_list("previous_at", flat=True).first()

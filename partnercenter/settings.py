@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "django_tasks",
+    "django_tasks_db",
     "partnercenter",
     "relationships",
     "customers",
@@ -133,6 +135,12 @@ CACHES = {"default": env.cache_url("DJANGO_CACHE_URL", default="locmemcache://")
 API_RATE_LIMIT = env.str("DJANGO_API_RATE_LIMIT", default="600/min")
 if not re.fullmatch(r"[1-9][0-9]*/(s|sec|m|min|h|hour|d|day)", API_RATE_LIMIT):
     raise ImproperlyConfigured("DJANGO_API_RATE_LIMIT reads like 600/min (per s, min, hour, day).")
+
+# Background work (a bulk change of more than a thousand subscriptions) goes through Django's
+# tasks framework (the django-tasks backport) and its database backend: the queue is a table of
+# the same database, so it needs no other server, and `python manage.py db_worker` runs it (any
+# number of workers, on any number of hosts).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "partnercenter.User"

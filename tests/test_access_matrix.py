@@ -6,8 +6,10 @@ it. A URL missing from EXPECTED_POLICIES fails the first test, so none can slip 
 
 import pytest
 from django.db import transaction
+from django.db.models import Q
 from django.urls import reverse
 
+from customers import bulk
 from customers.services import support_contact_assign
 from partnercenter.api_tokens import api_token_issue
 from partnercenter.roles import Capability, Role, roles_with
@@ -47,7 +49,15 @@ EXPECTED_POLICIES = {
     "customers:subscription_support_contact": {"POST": Capability.ASSIGN_SUPPORT_CONTACT},
     "customers:support_contact_change": {"GET": Capability.VIEW_CUSTOMERS},
     "customers:history": {"GET": Capability.VIEW_HISTORY},
+    "customers:customer_bulk_review": {"POST": Capability.ASSIGN_SUPPORT_CONTACT},
+    "customers:partnership_detail": {"GET": Capability.VIEW_CUSTOMERS},
+    "customers:reseller_bulk_review": {"POST": Capability.ASSIGN_SUPPORT_CONTACT},
+    "customers:bulk_operation": {"GET": Capability.ASSIGN_SUPPORT_CONTACT},
+    "customers:bulk_operation_submit": {"POST": Capability.ASSIGN_SUPPORT_CONTACT},
+    "customers:bulk_operation_undo": {"POST": Capability.ASSIGN_SUPPORT_CONTACT},
     "customers:history_export": {"GET": Capability.VIEW_HISTORY},
+    "customers:supported_subscriptions": {"GET": Capability.VIEW_CUSTOMERS},
+    "customers:supported_subscriptions_export": {"GET": Capability.VIEW_CUSTOMERS},
     "partnercenter:user_list": {"GET": Capability.MANAGE_USERS},
     "partnercenter:user_add": {"GET": Capability.MANAGE_USERS, "POST": Capability.MANAGE_USERS},
     "partnercenter:user_detail": {"GET": Capability.MANAGE_USERS},
@@ -94,7 +104,12 @@ EXPECTED_POLICIES = {
     "partnercenter:set_language": {"POST": LANGUAGE},
 }
 # Pages used by a reseller's staff (the others: the provider's). Role users sit on that side.
-RESELLER_SIDE = {"relationships:partnership_accept", "relationships:partnership_decline"}
+RESELLER_SIDE = {
+    "relationships:partnership_accept",
+    "relationships:partnership_decline",
+    "customers:supported_subscriptions",
+    "customers:supported_subscriptions_export",
+}
 
 USERS = ["anonymous", *[r.value for r in Role], "no_role", "customer_admin"]
 ROUTES = product_routes()
@@ -186,6 +201,12 @@ def _build_world():
         "token": invitation.token,
         "token_id": api_token_issue(user=users["provider", "no_role"], name="Sync")[0].pk,
         "link": "sample-link",
+        "operation_id": bulk.bulk_preview_create(
+            by=users["provider", Role.ADMIN_AGENT.value],
+            subscriptions=Q(pk=subscription.pk),
+            contact=provider,
+            criteria={},
+        ).pk,
     }
     return users, kwargs
 

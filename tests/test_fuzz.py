@@ -23,12 +23,13 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.test import Client, override_settings
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from customers.models import Customer, Subscription, SupportContactChange
+from customers import bulk
+from customers.models import BulkOperation, Customer, Subscription, SupportContactChange
 from customers.services import support_contact_assign
 from demo import world as demo
 from partnercenter import two_step
@@ -129,6 +130,17 @@ def _enrich_world() -> None:
         owner = User.objects.get(username=username)
         token, _raw = api_token_issue(user=owner, name=f"Sync of {username}")
     api_token_revoke(token=token, by=token.user)
+    # Bulk changes of Contoso's: one done (its page offers Undo), one previewed (Submit).
+    done = bulk.bulk_preview_create(
+        by=users["adminagent"],
+        subscriptions=Q(customer=adatum, offer_name="Office 365 Business Premium"),
+        contact=fabrikam,
+        criteria={"source": "customer", "customer": adatum.pk, "customer_name": adatum.name},
+    )
+    bulk.bulk_operation_submit(operation_id=done.pk, by=users["adminagent"])
+    bulk.bulk_preview_create(
+        by=users["adminagent"], subscriptions=Q(customer=adatum), contact=contoso, criteria={}
+    )
 
 
 def _seed_urls() -> list[str]:
@@ -157,6 +169,7 @@ def _seed_urls() -> list[str]:
             "token", flat=True
         ),
         "token_id": lambda kw: ApiToken.objects.order_by("pk"),
+        "operation_id": lambda kw: BulkOperation.objects.order_by("pk"),
         "link": lambda kw: [
             relationship_request_link(partner=agent.partner, by=agent, delegated_admin=True)
             for agent in User.objects.filter(username="adminagent")
@@ -331,6 +344,25 @@ def test_every_route_is_fuzzed(inventory):
     posted_to = {f.route for inv in inventory.values() for f in inv.forms}
     missing = sorted(set(ROUTES) - served - posted_to)
     assert not missing, f"no principal was served a page of, or found a form to: {missing}"
+
+
+@pytest.mark.parametrize(
+    "route", ["customers:supported_subscriptions", "customers:supported_subscriptions_export"]
+)
+def test_a_resellers_supported_subscriptions_are_fuzzed_with_every_filter(inventory, route):
+    """The page is a reseller's alone: its staff are served it, and every filter of its form
+    (the export's link carries the same) and its paging is fuzzed."""
+    served_to = {
+        inv.principal
+        for inv in inventory.values()
+        for p in inv.pages
+        if p.route == route and p.served
+    }
+    assert "fabrikam" in served_to
+    fuzzed = {f.name for f in _query_fields(route, inventory)}
+    assert {"q", "provider", "new"} <= fuzzed
+    if route == "customers:supported_subscriptions":
+        assert {"after", "before"} <= fuzzed
 
 
 def _known_500s() -> dict[str, Probe]:

@@ -1,19 +1,25 @@
 """No page's query count grows with customers, subscriptions, resellers or history rows."""
 
+import re
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
+import factory
 import pytest
 from django.db import connection
+from django.db.models import F, Q
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
+from customers import bulk
 from customers.models import Customer, Subscription, SupportContactChange
 from customers.services import support_contact_assign
+from customers.supported_views import VISITED_PAGE
 from demo.world import add_customers
 from partnercenter.api_tokens import api_token_issue
 from partnercenter.keyset import KeysetPaginator
-from partnercenter.models import Partner, User
+from partnercenter.models import PageVisit, Partner, User
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -117,6 +123,15 @@ def _pages(adatum, premium, change):
     fabrikams = fabrikam.customer_relationships.get(customer=adatum)
     partnership = fabrikam.provider_partnerships.get(provider__name="Contoso Distribution")
     own = adatum.relationships.get(partner__name="Contoso Distribution")
+    agent = User.objects.get(username="adminagent")
+    everything = Q(customer=adatum)  # grows with the world's subscriptions
+    previewed = bulk.bulk_preview_create(
+        by=agent, subscriptions=everything, contact=fabrikam, criteria={}
+    )
+    done = bulk.bulk_preview_create(
+        by=agent, subscriptions=everything, contact=fabrikam, criteria={}
+    )
+    bulk.bulk_operation_submit(operation_id=done.pk, by=agent)
     return {
         "adminagent": [
             *staff,
@@ -125,6 +140,9 @@ def _pages(adatum, premium, change):
             reverse("customers:relationship_remove", args=[adatum.pk, own.pk]),
             reverse("customers:relationship_give_up_dap", args=[adatum.pk, own.pk]),
             reverse("customers:relationship_request_new", args=[adatum.pk]),
+            reverse("customers:partnership_detail", args=[partnership.pk]),
+            reverse("customers:bulk_operation", args=[previewed.pk]),
+            reverse("customers:bulk_operation", args=[done.pk]),
         ],
         "globaladmin": admin,
         "fabrikam": [
@@ -136,6 +154,7 @@ def _pages(adatum, premium, change):
             reverse("customers:relationship_give_up_dap", args=[adatum.pk, fabrikams.pk]),
             reverse("customers:partnerships"),
             reverse("customers:history"),
+            reverse("customers:supported_subscriptions") + "?q=adatum&new=on",
         ],
         "adatumadmin": [
             reverse("customers:customer_support"),
@@ -147,14 +166,15 @@ def _pages(adatum, premium, change):
     }
 
 
-def _query_counts(client, world) -> dict[str, int]:
+def _query_counts(client, world) -> dict[tuple, int]:
     counts = {}
     for username, urls in _pages(*world).items():
         client.force_login(User.objects.get(username=username))
-        for url in urls:
+        for i, url in enumerate(urls):
             with CaptureQueriesContext(connection) as queries:
                 assert client.get(url).status_code == 200, url
-            counts[url] = len(queries)
+            # A bulk change's id differs from world to world: its place in the list does not.
+            counts[username, i, re.sub(r"/bulk/\d+/", "/bulk/N/", url)] = len(queries)
     return counts
 
 
@@ -201,3 +221,91 @@ def test_the_dashboard_asks_the_same_few_queries_in_any_world(client, demo_world
         assert response.context["changes"], username
         assert response.context["open_requests"], username
         assert len(queries) == DASHBOARD_QUERIES, (username, [q["sql"] for q in queries])
+
+
+# The customer's Support page draws a card per partner supporting the customer: the session, the
+# user, the customer, and the subscriptions with their provider and contact (one statement).
+SUPPORT_PAGE_QUERIES = 4
+
+
+def test_the_support_page_asks_the_same_queries_however_many_partners_support_the_customer(
+    client, demo_world
+):
+    """`_grow` adds subscriptions under one contact; here each new one has a partner of its own."""
+    adatum = Customer.objects.get(domain="adatum.example")
+    contoso = Partner.objects.get(name="Contoso Distribution")
+    client.force_login(User.objects.get(username="adatumadmin"))
+
+    def support_page() -> tuple[int, list[str]]:
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(reverse("customers:customer_support"))
+        assert response.status_code == 200
+        return response.content.decode().count("<section"), [q["sql"] for q in queries]
+
+    small_cards, small = support_page()
+    factories.SubscriptionFactory.create_batch(
+        40,
+        customer=adatum,
+        provider=contoso,
+        support_contact=factory.SubFactory(factories.ResellerFactory),
+    )
+    large_cards, large = support_page()
+    assert large_cards == small_cards + 40
+    assert len(small) == len(large) == SUPPORT_PAGE_QUERIES, large
+
+
+# The Supported subscriptions page: the session, the user, their roles, their partner; the visit
+# (two statements: first or not); the providers offered; the page of rows. Its export: the
+# same but the visit read (one) and the rows streamed (one; PostgreSQL's COPY is logged twice,
+# by Django's debug cursor and by customers/history_export.py's `_copied`).
+SUPPORTED_PAGE_QUERIES = 8
+SUPPORTED_EXPORT_QUERIES = 7 + (connection.vendor == "postgresql")
+
+
+def test_the_supported_subscriptions_page_and_export_ask_the_same_queries_in_any_world(
+    client, demo_world
+):
+    fabrikam = Partner.objects.get(name="Fabrikam Solutions")
+    contoso = Partner.objects.get(name="Contoso Distribution")
+    page, export = (
+        reverse("customers:supported_subscriptions"),
+        reverse("customers:supported_subscriptions_export"),
+    )
+    row = Subscription(pk=10**9)
+    row.since = datetime(2100, 1, 1, tzinfo=UTC)
+    supported = Subscription.objects.annotate(since=F("created_at"))
+    token = KeysetPaginator(supported, ("-since", "-pk"), 1, world=fabrikam.pk).token_for(row, 1)
+    filters = f"?q=load&provider={contoso.pk}&new=on"
+    urls = [page, page + filters, f"{page}?{urlencode({'after': token})}", export, export + filters]
+    user = User.objects.get(username="fabrikam")
+    client.force_login(user)
+    # A visit a day ago, so that "new only" reads rows (before any visit, it is no rows at all).
+    yesterday = timezone.now() - timedelta(days=1)
+    PageVisit.objects.create(user=user, page=VISITED_PAGE, current_at=yesterday)
+
+    def counts() -> dict[str, int]:
+        counted = {}
+        for url in urls:
+            with CaptureQueriesContext(connection) as queries:
+                response = client.get(url)
+                if response.streaming:  # the rows are read as the body is
+                    b"".join(response.streaming_content)
+            assert response.status_code == 200, url
+            counted[url] = len(queries)
+        return counted
+
+    small = counts()
+    _grow(500, 40, 80, 150)
+    # Fabrikam supports every load-test subscription (more than a page), and works with more
+    # providers.
+    load_tests = Subscription.objects.filter(customer__name__startswith="Load Test")
+    assert load_tests.update(support_contact=fabrikam) > 100
+    for _ in range(10):
+        factories.ResellerPartnershipFactory(reseller=fabrikam)
+    large = counts()
+
+    assert small == large
+    assert {n for url, n in large.items() if url.startswith(export)} == {SUPPORTED_EXPORT_QUERIES}
+    assert {n for url, n in large.items() if not url.startswith(export)} == {
+        SUPPORTED_PAGE_QUERIES
+    }, large

@@ -186,6 +186,7 @@ def test_the_dashboard_counts_only_the_partners_own_world(client, db):
             [
                 "Dashboard",
                 "Customers",
+                "Supported subscriptions",
                 "Indirect providers",
                 "History",
                 "Support profile",

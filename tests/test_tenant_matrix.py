@@ -31,11 +31,12 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.test import Client
 from django.urls import reverse
 
-from customers.models import Customer, Subscription, SupportContactChange
+from customers import bulk
+from customers.models import BulkOperation, Customer, Subscription, SupportContactChange
 from customers.services import support_contact_assign
 from customers.workflows import delegated_admin_remove
 from partnercenter.api_tokens import api_token_issue
@@ -106,6 +107,7 @@ PUBLIC, SIGN_IN_PAGE, LANGUAGE, SIGNED_IN, INVITEE, CUSTOMER_ADMIN = (
 )
 OPEN_GATES = {PUBLIC, SIGN_IN_PAGE, LANGUAGE}
 PROVIDERS_ONLY = "providers_only"  # no object; a reseller's staff get 403
+RESELLERS_ONLY = "resellers_only"  # no object; a provider's staff get 403
 STAFF = "staff"  # any partner staff, whatever their roles; a customer's admin gets 403
 
 # Actions (the access spec's words).
@@ -181,8 +183,28 @@ ROUTES = {
     "customers:support_contact_change": RouteRule(
         "change", {"GET": Gate(V, VIEW)}, partial="contact-section"
     ),
+    "customers:customer_bulk_review": RouteRule(
+        "customer", {"POST": Gate(ASSIGN, VIEW)}, partial="bulk-operation"
+    ),
+    "customers:partnership_detail": RouteRule("partnership", {"GET": Gate(V, VIEW)}),
+    "customers:reseller_bulk_review": RouteRule(
+        "partnership", {"POST": Gate(ASSIGN, VIEW)}, partial="bulk-operation"
+    ),
+    "customers:bulk_operation": RouteRule(
+        "bulk_operation", {"GET": Gate(ASSIGN, VIEW)}, partial="bulk-operation"
+    ),
+    "customers:bulk_operation_submit": RouteRule(
+        "bulk_operation", {"POST": Gate(ASSIGN, ASSIGN_ACTION)}, partial="bulk-operation"
+    ),
+    "customers:bulk_operation_undo": RouteRule(
+        "bulk_operation", {"POST": Gate(ASSIGN, ASSIGN_ACTION)}, partial="bulk-operation"
+    ),
     "customers:history": RouteRule("none", {"GET": Gate(HIST)}),
     "customers:history_export": RouteRule("none", {"GET": Gate(HIST)}),
+    "customers:supported_subscriptions": RouteRule(
+        "none", {"GET": Gate(V, RESELLERS_ONLY)}, partial="supported-results"
+    ),
+    "customers:supported_subscriptions_export": RouteRule("none", {"GET": Gate(V, RESELLERS_ONLY)}),
     "partnercenter:user_list": RouteRule("none", {"GET": Gate(USERS)}),
     "partnercenter:user_add": RouteRule("none", _both(Gate(USERS))),
     "partnercenter:user_detail": RouteRule("user", {"GET": Gate(USERS, MANAGE)}),
@@ -270,6 +292,7 @@ SCOPES = {
     (CUSTOMER_ADMIN_KIND, "relationship", REMOVE_DAP): lambda p, r: r.customer_id == p.customer_id,
     # Partnerships: either party ends one; only the reseller answers (the service refuses,
     # with a message, one that is no longer requested).
+    (PROVIDER, "partnership", VIEW): lambda p, ps: _own(p, ps.provider_id),  # reseller pages
     (PROVIDER, "partnership", REMOVE): lambda p, ps: _own(p, ps.provider_id),
     (RESELLER, "partnership", REMOVE): lambda p, ps: _own(p, ps.reseller_id),
     (RESELLER, "partnership", ANSWER): lambda p, ps: _own(p, ps.reseller_id),
@@ -293,6 +316,9 @@ SCOPES = {
         (_own(p, ch.from_contact_id) or _own(p, ch.to_contact_id))
         and _own(p, ch.subscription.support_contact_id)
     ),
+    # Bulk changes: the provider's own, seen, submitted and undone by its staff who assign.
+    (PROVIDER, "bulk_operation", VIEW): lambda p, op: _own(p, op.provider_id),
+    (PROVIDER, "bulk_operation", ASSIGN_ACTION): lambda p, op: _own(p, op.provider_id),
     # Users: a partner's own staff.
     (PROVIDER, "user", MANAGE): lambda p, u: _own(p, u.partner_id),
     (RESELLER, "user", MANAGE): lambda p, u: _own(p, u.partner_id),
@@ -454,6 +480,19 @@ def _build_world() -> World:
     )
     relationship_request_accept(request=invitation, by=lamna_admin)
     _assign(e1, fabrikam, user["adminagent"])
+
+    # Bulk changes: Contoso's, one done (Adatum's subscriptions to Contoso: nothing moves, so
+    # no name reaches a page it must not) and one previewed; Proseware's, previewed.
+    done = bulk.bulk_preview_create(
+        by=user["adminagent"], subscriptions=Q(customer=adatum), contact=contoso, criteria={}
+    )
+    bulk.bulk_operation_submit(operation_id=done.pk, by=user["adminagent"])
+    bulk.bulk_preview_create(
+        by=user["helpdeskagent"], subscriptions=Q(customer=lamna), contact=contoso, criteria={}
+    )
+    bulk.bulk_preview_create(
+        by=user["proseware"], subscriptions=Q(customer=adatum), contact=proseware, criteria={}
+    )
 
     # A Contoso admin agent, signed in, then deactivated.
     former = factories.StaffUserFactory(
@@ -623,6 +662,7 @@ def _objects(adatum, lamna) -> dict[str, list]:
             partnership_id=pk,
         ),
         "user": flat("user", User.objects.all(), lambda u: u.username, user_id=pk),
+        "bulk_operation": flat("bulk_operation", BulkOperation.objects.all(), str, operation_id=pk),
         "api_token": flat(
             "api_token",
             ApiToken.objects.annotate(partner_id=F("user__partner_id")),
@@ -688,6 +728,8 @@ def expected(principal: Principal, rule: RouteRule, method: str, obj_kind, obj) 
         return OK
     if gate.action == PROVIDERS_ONLY:
         return OK if principal.kind == PROVIDER else 403
+    if gate.action == RESELLERS_ONLY:
+        return OK if principal.kind == RESELLER else 403
     if obj is None:  # an object under the wrong customer
         return 404
     scope = SCOPES.get((principal.kind, obj_kind, gate.action))

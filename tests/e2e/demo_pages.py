@@ -2,10 +2,12 @@
 (accessibility, phone widths): every product route a GET serves, bound to objects of that
 user's world, kept where it answers an HTML page (200)."""
 
+from django.db.models import Q
 from django.test import Client
 from django.urls import reverse
 
-from customers.models import Customer, Subscription, SupportContactChange
+from customers import bulk
+from customers.models import BulkOperation, Customer, Subscription, SupportContactChange
 from customers.services import support_contact_assign
 from partnercenter.models import Partner, User
 from partnercenter.policy import Action
@@ -19,6 +21,7 @@ NOT_PAGES = {
     "partnercenter:home": "sends each user on to their start page",
     "relationships:relationship_request_link": "makes the request, then sends the admin to it",
     "customers:history_export": "a CSV file",
+    "customers:supported_subscriptions_export": "a CSV file",
     "partnercenter:two_step_qr": "an image",
     "partnercenter:two_step_verify": "only while signing in with two-step verification on, "
     "which no demo user has",
@@ -69,6 +72,8 @@ def _candidates(user, param: str) -> list[dict]:
         return [{"partnership_id": p.pk} for p in visible(ResellerPartnership)]
     if param == "customer_id":
         return [{"customer_id": c.pk} for c in visible(Customer)]
+    if param == "operation_id":
+        return [{"operation_id": o.pk} for o in visible(BulkOperation)]
     if param == "user_id":  # the users a user manages (none but admins may see any)
         managed = User.objects.restrict(user, Action.MANAGE) if user else User.objects.none()
         return [{"user_id": u.pk} for u in managed.order_by("pk")[:CANDIDATES]]
@@ -106,9 +111,11 @@ def world_in_use() -> dict[str, list[str]]:
     globaladmin = User.objects.get(username="globaladmin")
     adatum = Customer.objects.get(domain="adatum.example")
     premium = adatum.subscriptions.get(offer_name="Office 365 Business Premium")
+    contoso = Partner.objects.get(name="Contoso Distribution")
+    fabrikam = Partner.objects.get(name="Fabrikam Solutions")
     change = support_contact_assign(
         subscription=premium,
-        contact=Partner.objects.get(name="Fabrikam Solutions"),
+        contact=fabrikam,
         by=globaladmin,
         expected_version=premium.version,
     )
@@ -118,9 +125,19 @@ def world_in_use() -> dict[str, list[str]]:
         include_delegated_admin=True,
         by=globaladmin,
     )
+    # A bulk change done (its summary, with Undo) and one previewed (its review).
+    done = bulk.bulk_preview_create(
+        by=globaladmin, subscriptions=Q(customer=adatum), contact=contoso, criteria={}
+    )
+    bulk.bulk_operation_submit(operation_id=done.pk, by=globaladmin)
+    previewed = bulk.bulk_preview_create(
+        by=globaladmin, subscriptions=Q(customer=adatum), contact=fabrikam, criteria={}
+    )
     not_found = "/no-such-page/"
     return {
         "provider": [
+            reverse("customers:bulk_operation", args=[done.pk]),
+            reverse("customers:bulk_operation", args=[previewed.pk]),
             reverse("customers:support_contact_change", args=[adatum.pk, premium.pk, change.pk]),
             reverse("dashboard:support_contacts"),
             reverse("relationships:invitation", args=[request.token]),  # the customer's link
