@@ -7,7 +7,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
 from customers.eligibility import ContactOptions, contact_options, eligible_subscriptions
-from customers.forms import partner_typed
+from customers.forms import partner_field, partner_typed, search_field
 from customers.models import CommerceType, Customer, Subscription
 from partnercenter.models import Partner, User
 from partnercenter.policy import Action
@@ -98,26 +98,9 @@ class ResellerSubscriptionsForm(forms.Form):
     """Narrows a reseller's bulk change: by customer, by offer, by the current contact. Empty:
     every subscription of the provider where the reseller is eligible."""
 
-    customer = forms.CharField(
-        label=_("Customer"),
-        required=False,
-        max_length=100,
-        widget=forms.TextInput(attrs={"type": "search", "placeholder": _("Name or domain")}),
-    )
-    offer = forms.CharField(
-        label=_("Offer"),
-        required=False,
-        max_length=100,
-        widget=forms.TextInput(attrs={"type": "search", "placeholder": _("Part of the name")}),
-    )
-    current = forms.CharField(
-        label=_("Current designated support contact"),
-        required=False,
-        max_length=200,
-        widget=forms.TextInput(
-            attrs={"type": "search", "placeholder": _("Partner name or partner id")}
-        ),
-    )
+    customer = search_field(_("Customer"), _("Name or domain"))
+    offer = search_field(_("Offer"), _("Part of the name"))
+    current = partner_field(_("Current designated support contact"))
 
     def __init__(self, *args, provider: Partner, reseller: Partner, **kwargs):
         super().__init__(*args, **kwargs)

@@ -13,6 +13,22 @@ from customers.models import ChangeThrough, Subscription, SupportContactChange
 from partnercenter.models import Partner, User
 
 
+def search_field(label, placeholder, *, max_length: int = 100, suggest: bool = True):
+    """An optional text filter, typed in a search box (`suggest=False`: without the browser's
+    suggestions, for a box that searches as one types)."""
+    attrs = {"type": "search", "placeholder": placeholder}
+    if not suggest:
+        attrs["autocomplete"] = "off"
+    return forms.CharField(
+        label=label, required=False, max_length=max_length, widget=forms.TextInput(attrs=attrs)
+    )
+
+
+def partner_field(label):
+    """An optional partner, typed as a name or a partner id (read by `partner_typed`)."""
+    return search_field(label, _("Partner name or partner id"), max_length=200)
+
+
 class CustomerSearchForm(forms.Form):
     """The customers list's search, filters and sort, from the query string; a bad value is
     reported and that filter left out. A partner is typed (a name or a partner id, as on
@@ -30,38 +46,10 @@ class CustomerSearchForm(forms.Form):
     }
     FILTERS = ("reseller", "partner", "contact", "no_contact", "commerce")
 
-    q = forms.CharField(
-        label=_("Search customers"),
-        required=False,
-        max_length=100,
-        widget=forms.TextInput(
-            attrs={"type": "search", "placeholder": _("Name or domain"), "autocomplete": "off"}
-        ),
-    )
-    reseller = forms.CharField(
-        label=_("Reseller of a subscription"),
-        required=False,
-        max_length=200,
-        widget=forms.TextInput(
-            attrs={"type": "search", "placeholder": _("Partner name or partner id")}
-        ),
-    )
-    partner = forms.CharField(
-        label=_("Has a relationship with"),
-        required=False,
-        max_length=200,
-        widget=forms.TextInput(
-            attrs={"type": "search", "placeholder": _("Partner name or partner id")}
-        ),
-    )
-    contact = forms.CharField(
-        label=_("Designated support contact"),
-        required=False,
-        max_length=200,
-        widget=forms.TextInput(
-            attrs={"type": "search", "placeholder": _("Partner name or partner id")}
-        ),
-    )
+    q = search_field(_("Search customers"), _("Name or domain"), suggest=False)
+    reseller = partner_field(_("Reseller of a subscription"))
+    partner = partner_field(_("Has a relationship with"))
+    contact = partner_field(_("Designated support contact"))
     no_contact = forms.BooleanField(label=_("Designated support contact not set"), required=False)
     commerce = forms.ChoiceField(
         label=_("Commerce type"),
@@ -174,17 +162,8 @@ def _customers_in(customers, rows):
 
 
 class WhyNotListedForm(forms.Form):
-    why = forms.CharField(
-        label=_("Why is a reseller not listed?"),
-        required=False,
-        max_length=100,
-        widget=forms.TextInput(
-            attrs={
-                "type": "search",
-                "placeholder": _("Reseller name or partner id"),
-                "autocomplete": "off",
-            }
-        ),
+    why = search_field(
+        _("Why is a reseller not listed?"), _("Reseller name or partner id"), suggest=False
     )
 
     def query(self) -> str:
@@ -278,20 +257,8 @@ class HistoryFilterForm(forms.Form):
     lists the user's own colleagues who changed something, and accepts anyone else the history
     names (a link, an earlier search)."""
 
-    customer = forms.CharField(
-        label=_("Customer"),
-        required=False,
-        max_length=100,
-        widget=forms.TextInput(attrs={"type": "search", "placeholder": _("Name or domain")}),
-    )
-    contact = forms.CharField(
-        label=_("Contact"),
-        required=False,
-        max_length=200,
-        widget=forms.TextInput(
-            attrs={"type": "search", "placeholder": _("Partner name or partner id")}
-        ),
-    )
+    customer = search_field(_("Customer"), _("Name or domain"))
+    contact = partner_field(_("Contact"))
     changed_by = _ListedOrKnownChoiceField(label=_("Changed by"), required=False)
     through = forms.ChoiceField(label=_("Through"), required=False)
     date_from = forms.DateField(

@@ -4,6 +4,7 @@ from django import forms
 from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
+from customers.forms import search_field
 from partnercenter.models import Partner
 
 
@@ -13,17 +14,8 @@ class SupportedSubscriptionsForm(forms.Form):
 
     FILTERS = ("q", "provider", "new")
 
-    q = forms.CharField(
-        label=_("Search supported subscriptions"),
-        required=False,
-        max_length=100,
-        widget=forms.TextInput(
-            attrs={
-                "type": "search",
-                "placeholder": _("Customer, domain or offer"),
-                "autocomplete": "off",
-            }
-        ),
+    q = search_field(
+        _("Search supported subscriptions"), _("Customer, domain or offer"), suggest=False
     )
     provider = forms.ChoiceField(
         label=_("Provider"),
