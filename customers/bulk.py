@@ -15,7 +15,18 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import connection, transaction
-from django.db.models import Case, Count, F, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -451,21 +462,24 @@ def bulk_operation_undo(*, operation_id: int, by: User) -> BulkOperation:
             created_by=by,
             criteria={"undoes": operation.pk},
         )
-        # Each change of the operation, back to where it came from (the provider for a
-        # subscription that had no contact), expected at the version the change left.
+        # Each row the operation changed, back to where its change came from (the provider
+        # for a subscription that had no contact), expected at the version the change left.
+        # Driven by the rows just written, each change found by its subscription's index: the
+        # rows' statistics may not know them yet.
+        came_from = SupportContactChange.objects.filter(
+            bulk_operation=operation, subscription_id=OuterRef("subscription_id")
+        ).values("from_contact_id")[:1]
         previous = (
-            SupportContactChange.objects.filter(bulk_operation=operation)
+            BulkItem.objects.filter(operation=operation, outcome=BulkOutcome.CHANGED)
             .annotate(
-                back_to=Coalesce("from_contact_id", "subscription__provider_id"),
-                left_at=Subquery(
-                    BulkItem.objects.filter(
-                        operation=operation,
-                        outcome=BulkOutcome.CHANGED,
-                        subscription_id=OuterRef("subscription_id"),
-                    ).values(left=F("expected_version") + 1)[:1]
+                back_to=Coalesce(
+                    Subquery(came_from),
+                    F("subscription__provider_id"),
+                    output_field=BigIntegerField(),
                 ),
+                left_at=F("expected_version") + 1,
             )
-            .order_by("subscription__customer__name", "subscription__offer_name", "pk")
+            .order_by("pk")
             .values("subscription_id", "back_to", "left_at")
         )
         undo.total = _items_insert(
