@@ -58,8 +58,13 @@ def test_the_flow_by_keyboard_alone_keeps_focus_where_the_user_works(
 
     review = page.get_by_role("heading", name="Designated support contact changed")
     expect(review).to_be_focused()
+    # Done swapping and settling (htmx's classes gone), as a person reads before moving on.
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+    )
     assert _tab_to(page, "Close") == 1  # not 15 presses from the skip link
-    page.keyboard.press("Enter")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Adatum Corporation")).to_be_visible()
     row = page.get_by_role("row").filter(has_text="Office 365 Business Premium")
     expect(row).to_contain_text("Fabrikam Solutions")
