@@ -404,12 +404,14 @@ def _finish(operation: BulkOperation) -> None:
     )
 
 
+_UNFINISHED = (BulkOperation.State.QUEUED, BulkOperation.State.RUNNING)
+
+
 def bulk_operations_resume(*, now=None) -> list[int]:
     """Give the operations that stopped moving (their worker died) to the queue again."""
     stalled = list(
         BulkOperation.objects.filter(
-            state__in=(BulkOperation.State.QUEUED, BulkOperation.State.RUNNING),
-            progressed_at__lt=(now or timezone.now()) - STALLED_AFTER,
+            state__in=_UNFINISHED, progressed_at__lt=_stalled_before(now)
         ).values_list("pk", flat=True)
     )
     for operation_id in stalled:
@@ -417,15 +419,17 @@ def bulk_operations_resume(*, now=None) -> list[int]:
     return stalled
 
 
+def bulk_operation_resume(operation: BulkOperation) -> None:
+    """Give one operation that stopped moving to the queue again (its chunks carry on)."""
+    _enqueue(operation.pk)
+
+
 def is_stalled(operation: BulkOperation, *, now=None) -> bool:
-    return (
-        operation.state
-        in (
-            BulkOperation.State.QUEUED,
-            BulkOperation.State.RUNNING,
-        )
-        and operation.progressed_at < (now or timezone.now()) - STALLED_AFTER
-    )
+    return operation.state in _UNFINISHED and operation.progressed_at < _stalled_before(now)
+
+
+def _stalled_before(now=None):
+    return (now or timezone.now()) - STALLED_AFTER
 
 
 # Undo ---------------------------------------------------------------------------------------

@@ -107,7 +107,7 @@ def bulk_operation_submit(request: HtmxHttpRequest, operation_id):
     """Apply a previewed bulk change (or resume one whose worker stopped)."""
     operation = _operation_or_404(request, operation_id)
     if bulk.is_stalled(operation):
-        bulk.bulk_operations_resume()
+        bulk.bulk_operation_resume(operation)
         messages.info(request, _("The bulk change was handed to a worker again."))
         return _after(request, operation)
     try:
