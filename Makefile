@@ -24,7 +24,7 @@ run: install
 	DJANGO_DEBUG=1 $(BIN)/python manage.py seed_demo
 	@echo
 	@echo "  Open http://127.0.0.1:$(PORT)/ and sign in as one of the users above."
-	@echo "  A task worker runs beside the server (large bulk changes); both stop with Ctrl-C."
+	@echo "  A task worker runs beside the server (large bulk changes, emails, webhooks); both stop with Ctrl-C."
 	@echo
 	@DJANGO_DEBUG=1 $(BIN)/python manage.py db_worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \

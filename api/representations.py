@@ -69,13 +69,22 @@ def subscription(row: Subscription, customer_row: Customer) -> dict:
 
 
 def support_contact(row: Subscription, customer_row: Customer) -> dict:
-    contact = row.effective_support_contact
+    return support_contact_of(
+        row.effective_support_contact, row, customer_row, etag=str(row.version)
+    )
+
+
+def support_contact_of(
+    contact: Partner, row: Subscription, customer_row: Customer, *, etag: str | None = None
+) -> dict:
+    """`contact` shown as `row`'s support contact (an event's: then without an etag)."""
+    attributes = _attributes("SupportContact", **({"etag": etag} if etag else {}))
     return {
         "supportTenantId": str(contact.tenant_id),
         "supportMpnId": contact.partner_id,
         "name": contact.name,
         "links": {"self": link(subscription_uri(row, customer_row) + "/supportcontact")},
-        "attributes": _attributes("SupportContact", etag=str(row.version)),
+        "attributes": attributes,
     }
 
 

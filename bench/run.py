@@ -5,7 +5,8 @@ gunicorn, loads each page with wrk, and reads the server CPU each request cost f
 gunicorn workers and the PostgreSQL backends serving the benchmark's database. Server CPU per
 request is the figure to compare runs by; requests/s and latency move with whatever else the
 shared machine is doing. Each page is also given as a ratio to the floor (a fixed response behind
-the same middleware, bench/urls.py) and to the matching Django admin page.
+the same middleware, bench/urls.py) and to the matching Django admin page. The report also holds
+a bulk change (bench/bulk.py) and one task worker delivering webhooks (bench/webhooks.py).
 
     .venv/bin/python -m bench.run                 # the full size (builds the world once)
     .venv/bin/python -m bench.run --smoke         # a tiny world, a second per page
@@ -26,6 +27,7 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 from bench.bulk import measure_bulk
+from bench.webhooks import measure_apart as measure_webhooks
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -33,6 +35,7 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/partnercenter_bench"
 FULL = {"customers": 100_000, "resellers": 5_000, "history": 1_000_000}
 SMOKE = {"customers": 60, "resellers": 12, "history": 300}
 BULK_FULL, BULK_SMOKE = 10_000, 200  # subscriptions of the bulk change measured (bench/bulk.py)
+WEBHOOKS_FULL, WEBHOOKS_SMOKE = 3_000, 200  # webhooks one worker delivers (bench/webhooks.py)
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 SLOW_SECONDS = 1.0  # a page this slow in-process is loaded one request at a time, not by wrk
 
@@ -634,6 +637,12 @@ def main(argv=None) -> int:
     bulk_section = measure_bulk(staff, BULK_SMOKE if args.smoke else BULK_FULL)
     print(bulk_section)
     connection.close()
+    # In a scratch database of its own, named after the world's, before gunicorn starts.
+    world = urlsplit(url)
+    webhooks_section = measure_webhooks(
+        WEBHOOKS_SMOKE if args.smoke else WEBHOOKS_FULL,
+        world._replace(path=f"{world.path}_webhooks").geturl(),
+    )
 
     args.port = args.port or _free_port()
     server = start_server(args.port, args.workers)
@@ -675,7 +684,11 @@ def main(argv=None) -> int:
                 f"to {subscription.version}: some were refused"
             )
         print(f"Submit: {submit.cpu_ms:.1f} ms CPU/request")
-        extra = [measure_export(args.port, cookies["globaladmin"], meter), bulk_section]
+        extra = [
+            measure_export(args.port, cookies["globaladmin"], meter),
+            bulk_section,
+            webhooks_section,
+        ]
     finally:
         server.terminate()
         server.wait(timeout=30)

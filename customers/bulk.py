@@ -41,6 +41,9 @@ from customers.models import (
     Subscription,
     SupportContactChange,
 )
+from customers.services import support_contacts_changed
+from events.models import EventType
+from events.services import event_record
 from partnercenter.errors import DomainError
 from partnercenter.models import Partner, User
 from partnercenter.policy import Action
@@ -263,7 +266,7 @@ def bulk_operation_run(operation_id: int) -> None:
         pass
 
 
-def bulk_operation_run_chunk(operation_id: int, *, size: int = CHUNK) -> bool:
+def bulk_operation_run_chunk(operation_id: int, *, size: int | None = None) -> bool:
     """Apply the next `size` rows of the operation in one transaction; False when none is left.
     Two workers on one operation take turns: the operation's row is locked first."""
     with transaction.atomic():
@@ -282,7 +285,7 @@ def bulk_operation_run_chunk(operation_id: int, *, size: int = CHUNK) -> bool:
             BulkItem.objects.filter(operation=operation, outcome=BulkOutcome.PENDING)
             .annotate(customer_id=F("subscription__customer_id"))
             .only("pk", "subscription_id", "to_contact_id", "expected_version")
-            .order_by("subscription_id")[:size]
+            .order_by("subscription_id")[: size or CHUNK]
         )
         if not items:
             _finish(operation)
@@ -348,7 +351,7 @@ def _apply(operation: BulkOperation, changed: list) -> None:
     """One history row per change, and the subscriptions updated in one statement."""
     if not changed:
         return
-    SupportContactChange.objects.bulk_create(
+    changes = SupportContactChange.objects.bulk_create(
         SupportContactChange(
             subscription_id=s.pk,
             from_contact_id=s.support_contact_id,
@@ -368,6 +371,7 @@ def _apply(operation: BulkOperation, changed: list) -> None:
     Subscription.objects.filter(pk__in=[s.pk for _i, s in changed]).update(
         support_contact_id=contact, version=F("version") + 1
     )
+    support_contacts_changed(changes, operation)
 
 
 def _record_outcomes(decided: list) -> None:
@@ -402,6 +406,7 @@ def _finish(operation: BulkOperation) -> None:
     BulkOperation.objects.filter(pk=operation.pk).update(
         state=BulkOperation.State.DONE, finished_at=now, progressed_at=now
     )
+    event_record(EventType.BULK_OPERATION_COMPLETED, operation=operation.pk)
 
 
 _UNFINISHED = (BulkOperation.State.QUEUED, BulkOperation.State.RUNNING)

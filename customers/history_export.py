@@ -220,11 +220,17 @@ def _copied(connection, select: str) -> Iterator[bytes]:
     message of its own, so the row ends are known."""
     statement = f"COPY ({select}) TO STDOUT WITH (FORMAT csv)"
     with connection.cursor() as cursor, connection.wrap_database_errors:
-        logged = cursor.debug_sql(statement) if connection.queries_logged else nullcontext()
-        with logged, cursor.copy(statement) as copy:
-            rows = map(bytes, copy)  # holding on to libpq's buffers instead costs twice the CPU
-            while batch := list(islice(rows, BATCH)):
-                yield _crlf(batch)
+        # The COPY lasts as long as the download, which a slow client or a long history makes
+        # longer than the statement timeout: lifted for it, the connection's own after it.
+        cursor.execute("SET statement_timeout = 0")
+        try:
+            logged = cursor.debug_sql(statement) if connection.queries_logged else nullcontext()
+            with logged, cursor.copy(statement) as copy:
+                rows = map(bytes, copy)  # holding on to libpq's buffers costs twice the CPU
+                while batch := list(islice(rows, BATCH)):
+                    yield _crlf(batch)
+        finally:
+            cursor.execute("RESET statement_timeout")
 
 
 def _crlf(rows: list[bytes]) -> bytes:

@@ -6,6 +6,8 @@ from django.utils.translation import gettext as _
 
 from customers.eligibility import NotACandidate, NotListedReason, ineligibility_locked
 from customers.models import Subscription, SupportContactChange
+from events.models import EventType
+from events.services import event_record
 from partnercenter.errors import DomainError
 from partnercenter.models import Partner, User
 from partnercenter.policy import Action
@@ -111,13 +113,25 @@ def support_contact_assign(
         if updated != 1:
             current.refresh_from_db()
             raise StaleSubscription(current, _last_change(current))
-        return SupportContactChange.objects.create(
+        change = SupportContactChange.objects.create(
             subscription=current,
             from_contact=current.support_contact,
             to_contact=contact,
             changed_by=by,
             through=through,
             api_token=_token_of(by),
+        )
+        support_contacts_changed([change])
+        return change
+
+
+def support_contacts_changed(changes: list[SupportContactChange], operation=None) -> None:
+    """The event of `changes`, in their transaction (one INSERT, none when nothing changed)."""
+    if changes:
+        event_record(
+            EventType.SUPPORT_CONTACT_CHANGED,
+            changes=[c.pk for c in changes],
+            operation=operation.pk if operation else None,
         )
 
 
@@ -165,4 +179,5 @@ def support_contacts_fall_back(
     Subscription.objects.filter(pk__in=[s.pk for s in locked]).update(
         support_contact_id=F("provider_id"), version=F("version") + 1
     )
+    support_contacts_changed(changes)
     return changes

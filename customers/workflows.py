@@ -11,10 +11,13 @@ from django.utils.translation import gettext as _
 
 from customers.models import Subscription, SupportContactChange
 from customers.services import support_contacts_fall_back
+from events.models import EventType
+from events.services import event_record
 from partnercenter.errors import DomainError
 from partnercenter.models import User
 from partnercenter.policy import Action
 from relationships.models import CustomerRelationship, RelationshipState, ResellerPartnership
+from relationships.services import relationship_event
 
 
 def partnership_removal_fallbacks(partnership: ResellerPartnership):
@@ -41,6 +44,7 @@ def reseller_partnership_remove(
         raise DomainError(_("This partnership was already removed; nothing changed."))
     partnership.state = RelationshipState.REMOVED
     partnership.save(update_fields=["state", "updated_at"])
+    event_record(EventType.PARTNERSHIP_ENDED, partnership=partnership.pk)
     return support_contacts_fall_back(
         subscriptions=partnership_removal_fallbacks(partnership), by=by
     )
@@ -122,6 +126,7 @@ def customer_relationship_remove(
     relationship.state = RelationshipState.REMOVED
     relationship.delegated_admin = False
     relationship.save(update_fields=["state", "delegated_admin", "updated_at"])
+    relationship_event(EventType.RELATIONSHIP_ENDED, relationship)
     return support_contacts_fall_back(
         subscriptions=relationship_removal_fallbacks(relationship), by=by
     )
@@ -142,6 +147,7 @@ def delegated_admin_remove(
         raise DomainError(_("This partner holds no delegated admin privileges; nothing changed."))
     relationship.delegated_admin = False
     relationship.save(update_fields=["delegated_admin", "updated_at"])
+    relationship_event(EventType.DELEGATED_ADMIN_REMOVED, relationship)
     return support_contacts_fall_back(
         subscriptions=relationship_removal_fallbacks(relationship), by=by
     )

@@ -5,6 +5,7 @@ million rows), with `bulk_create` elsewhere. The world stays consistent with doc
 every designated contact is eligible, and every change of it has its history row.
 """
 
+import json
 import random
 import uuid
 from dataclasses import dataclass, field
@@ -17,8 +18,9 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from customers.models import Customer, Subscription, SupportContactChange
-from partnercenter.models import Partner, User
+from partnercenter.models import Partner, User, default_notification_topics
 from partnercenter.roles import Capability, roles_with
+from partnercenter.statement_timeout import statement_timeout_lifted
 from relationships.models import CustomerRelationship, RelationshipState, ResellerPartnership
 
 CHUNK = 10_000  # customers generated and loaded at a time, so memory stays flat
@@ -52,7 +54,9 @@ def grow(
     """Add resellers, customers, the resellers' relationships, then history; all or nothing.
 
     Resellers come first so that the new customers' reseller relationships can draw on them.
+    Without the statement timeout: a million history rows go through one COPY.
     """
+    statement_timeout_lifted()
     rng = random.Random(seed)
     report = SeedReport()
     new_resellers = add_resellers(resellers, provider=provider, rng=rng, report=report)
@@ -100,6 +104,11 @@ def _insert(model, columns: list[str], rows) -> int:
     return count
 
 
+def _json(value):
+    """A JSON column's value for `_insert`: text for COPY, the object for the ORM."""
+    return json.dumps(value) if connection.vendor == "postgresql" else value
+
+
 def _copy(table: str, columns: list[str], rows) -> int:
     quote = connection.ops.quote_name
     sql = f"COPY {quote(table)} ({', '.join(map(quote, columns))}) FROM STDIN"
@@ -129,7 +138,8 @@ def analyze_bulk_tables() -> None:
     instead of 31 ms after `--customers 10000`), and SQLite looked relationships up by partner
     rather than by customer (the History export of 100,000 rows: 33 s of queries, then 1 s).
     """
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        statement_timeout_lifted()  # tables of a million rows: not a request's work
         for model in BULK_TABLES:
             cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
 
@@ -335,6 +345,9 @@ PARTNER_COLUMNS = [
     "support_phone",
     "support_website",
     "support_hours",
+    "notification_email",
+    "notification_language",
+    "notification_topics",
 ]
 PARTNERSHIP_COLUMNS = ["provider_id", "reseller_id", "state", "created_at", "updated_at"]
 
@@ -351,11 +364,12 @@ def add_resellers(count: int, *, provider: Partner, rng, report: SeedReport) -> 
     domains = _unique_domains(names, taken, "reseller")
     partner_ids = _new_partner_ids(count, rng)
     ids = _new_ids(Partner, count)
+    topics = _json(default_notification_topics())
     rows = [
         (
             *(pk, Partner.Kind.INDIRECT_RESELLER, uuid.uuid5(_TENANTS, f"partner {partner_id}")),
             *(partner_id, name, f"support@{domain}", rng.choice(PHONES).format(rng.randrange(10))),
-            *(f"https://support.{domain}", rng.choice(SUPPORT_HOURS)),
+            *(f"https://support.{domain}", rng.choice(SUPPORT_HOURS), "", "en", topics),
         )
         for pk, partner_id, name, domain in zip(ids, partner_ids, names, domains, strict=True)
     ]

@@ -9,6 +9,7 @@ from django.db import transaction
 from customers.models import Customer, Subscription
 from customers.services import support_contact_assign
 from demo.scale import SeedReport, add_customers
+from events.services import events_muted
 from partnercenter.models import Partner, RoleAssignment, User
 from partnercenter.roles import Role
 from relationships.models import CustomerRelationship, RelationshipState, ResellerPartnership
@@ -182,13 +183,18 @@ def multichannel_part_present() -> bool:
 def seed_demo_world() -> SeedReport:
     """Create whatever part of the demo world is missing; all of it or nothing."""
     report = SeedReport()
+    with events_muted():  # the demo world is history, not news: nobody is told of it
+        _seed_missing_parts(report)
+    return report
+
+
+def _seed_missing_parts(report: SeedReport) -> None:
     if not demo_world_present():
         _seed_base_world(report)
         report.parts.append("base")
     if not multichannel_part_present():
         _seed_multichannel_part(report)
         report.parts.append("multi-channel")
-    return report
 
 
 def _seed_base_world(report: SeedReport) -> None:

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate, pre_migrate
 
 
 class PartnercenterConfig(AppConfig):
@@ -7,3 +8,8 @@ class PartnercenterConfig(AppConfig):
     def ready(self):
         # Sign-in signal receivers: the second step and the idle-session clock start at login.
         from partnercenter import signin, two_step  # noqa: F401
+        from partnercenter.statement_timeout import lift_for_migrations, restore_after_migrations
+
+        # Sent once per app: this app's signals say when `migrate` starts and ends.
+        pre_migrate.connect(lift_for_migrations, sender=self)
+        post_migrate.connect(restore_after_migrations, sender=self)

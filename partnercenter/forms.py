@@ -3,6 +3,7 @@
 from functools import lru_cache
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import ValidationError
@@ -14,9 +15,10 @@ from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
-from partnercenter.models import ApiToken, User
+from partnercenter.models import ApiToken, Partner, User
 from partnercenter.phones import international_format, normalise_phone
 from partnercenter.roles import Role
+from partnercenter.services import notification_topics_for
 from partnercenter.time_zones import AUTOMATIC, zone_choices, zone_names
 
 ONLY_GLOBAL_ADMIN = _("Only a global admin may grant or remove the global admin role.")
@@ -107,6 +109,12 @@ class UserRolesForm(_RolesMixin, PlainLabels, forms.Form):
 
 
 class SupportProfileForm(PlainLabels, forms.Form):
+    """The support details customers see, and the partner's notification settings; the topics
+    offered are those that apply to `partner`'s kind."""
+
+    SUPPORT_FIELDS = ("support_email", "support_phone", "support_website", "support_hours")
+    NOTIFICATION_FIELDS = ("notification_email", "notification_language", "notification_topics")
+
     support_email = forms.EmailField(label=_("Support email"), required=False)
     support_phone = forms.CharField(
         label=_("Support phone"),
@@ -134,21 +142,61 @@ class SupportProfileForm(PlainLabels, forms.Form):
         max_length=200,
         help_text=_("Free text, e.g. Mon–Fri 08:00–18:00 CET."),
     )
+    notification_email = forms.EmailField(label=_("Notification email"), required=False)
+    notification_language = forms.ChoiceField(
+        label=_("Language of the emails"),
+        choices=settings.LANGUAGES,
+        error_messages={"invalid_choice": _("Choose a language from the list.")},
+    )
+    notification_topics = forms.MultipleChoiceField(
+        label=_("Email us when"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"invalid_choice": _("Choose notification topics from the list.")},
+    )
+
+    def __init__(self, *args, partner: Partner, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["notification_topics"].choices = [
+            (t.value, t.label) for t in notification_topics_for(partner)
+        ]
+        email = self.fields["notification_email"]
+        email.help_text = (
+            _("Empty: notifications go to the support email, %(email)s.")
+            % {"email": partner.support_email}
+            if partner.support_email
+            else _(
+                "Empty: notifications go to the support email, which is empty too: no email "
+                "is sent until one of them is filled in."
+            )
+        )
 
     def clean_support_phone(self):
         phone = self.cleaned_data["support_phone"].strip()
         return normalise_phone(phone) if phone else ""
+
+    @property
+    def support_fields(self):
+        return [self[name] for name in self.SUPPORT_FIELDS]
+
+    @property
+    def notification_fields(self):
+        return [self[name] for name in self.NOTIFICATION_FIELDS]
 
     @classmethod
     def for_partner(cls, partner, data=None):
         """The form filled with `partner`'s current details."""
         return cls(
             data,
+            partner=partner,
             initial={
                 "support_email": partner.support_email,
                 "support_phone": international_format(partner.support_phone),
                 "support_website": partner.support_website,
                 "support_hours": partner.support_hours,
+                "notification_email": partner.notification_email,
+                "notification_language": partner.notification_language,
+                "notification_topics": list(partner.notification_topics),
             },
         )
 

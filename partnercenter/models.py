@@ -34,6 +34,22 @@ class PartnerKind(models.TextChoices):
     INDIRECT_RESELLER = "indirect_reseller", _("Indirect reseller")
 
 
+class NotificationTopic(models.TextChoices):
+    """What a partner may choose to be told by email (its support profile)."""
+
+    CONTACT_GAINED = "contact_gained", _("We become a subscription's designated support contact")
+    CONTACT_LOST = "contact_lost", _("We stop being a subscription's designated support contact")
+    RELATIONSHIPS = (
+        "relationships",
+        _("Customer relationships: requested, accepted, declined, DAP removed, ended"),
+    )
+    PARTNERSHIPS = "partnerships", _("Reseller partnerships: requested, accepted, declined, ended")
+
+
+def default_notification_topics() -> list[str]:
+    return [NotificationTopic.CONTACT_GAINED, NotificationTopic.CONTACT_LOST]
+
+
 class PartnerQuerySet(RestrictedQuerySet):
     def providers(self):
         return self.filter(kind=PartnerKind.INDIRECT_PROVIDER)
@@ -73,6 +89,17 @@ class Partner(models.Model):
         ],
     )
     support_hours = models.CharField(_("support hours"), max_length=200, blank=True)
+    notification_email = models.EmailField(
+        _("notification email"),
+        blank=True,
+        help_text=_("Where notifications go; empty: the support email."),
+    )
+    notification_language = models.CharField(
+        _("notification language"), max_length=10, choices=settings.LANGUAGES, default="en"
+    )
+    notification_topics = models.JSONField(
+        _("notification topics"), default=default_notification_topics, blank=True
+    )
 
     objects = PartnerQuerySet.as_manager()
 
@@ -93,6 +120,14 @@ class Partner(models.Model):
     @property
     def is_provider(self) -> bool:
         return self.kind == self.Kind.INDIRECT_PROVIDER
+
+    @property
+    def notification_address(self) -> str:
+        return self.notification_email or self.support_email
+
+    def wants(self, topic: NotificationTopic) -> bool:
+        """Whether this partner asked to be emailed about `topic`, and has an address."""
+        return bool(self.notification_address) and topic in self.notification_topics
 
 
 class UserQuerySet(RestrictedQuerySet):

@@ -56,6 +56,7 @@ STAFF_NAVIGATION = [
     NavItem(_("Users"), "partnercenter:user_list", Capability.MANAGE_USERS, section=True),
     NavItem(_("Support profile"), "partnercenter:support_profile", Capability.VIEW_SUPPORT_PROFILE),
     NavItem(_("API tokens"), "partnercenter:api_tokens"),
+    NavItem(_("Webhooks"), "notifications:webhook_list", Capability.MANAGE_WEBHOOKS, section=True),
     NavItem(_("My access"), "partnercenter:my_access"),
 ]
 

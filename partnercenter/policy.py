@@ -34,7 +34,8 @@ class Action(StrEnum):
     REMOVE = "remove"  # end a relationship or a partnership
     REMOVE_DAP = "remove_dap"  # withdraw (customer) or give up (partner) DAP
     MANAGE = "manage"  # partner users and their roles
-    EDIT = "edit"  # the partner's own support profile
+    EDIT = "edit"  # the partner's own support profile; a webhook endpoint
+    RESEND = "resend"  # a webhook delivery, once more
 
 
 Scope = Callable[[int], Q]  # from a partner's or a customer's id to the rows it reaches
@@ -129,8 +130,13 @@ _PARTNERSHIP = "relationships.resellerpartnership"
 _REQUEST = "relationships.relationshiprequest"
 _USER = "partnercenter.user"
 _PARTNER = "partnercenter.partner"
+_ENDPOINT = "notifications.webhookendpoint"
+_DELIVERY = "notifications.delivery"
 
 _HISTORY = Rule(Capability.VIEW_HISTORY, provider=_changes_of_provider, reseller=_changes_naming)
+# A partner's webhook endpoints, and the deliveries made to them (an email has no endpoint).
+_WEBHOOKS = _staff_alike(Capability.MANAGE_WEBHOOKS, _OF_PARTNER)
+_DELIVERIES = _staff_alike(Capability.MANAGE_WEBHOOKS, _where("endpoint__partner_id"))
 # A relationship ends only by one of its two parties: never by a third partner. (Scopes
 # say who may act; the services say, with a message, when the state no longer allows it.)
 _ENDED_BY_A_PARTY = _staff_alike(
@@ -181,6 +187,10 @@ POLICY: dict[tuple[str, Action], Rule] = {
     (_PARTNER, Action.VIEW): _staff_alike(Capability.VIEW_SUPPORT_PROFILE, _ITSELF),
     (_PARTNER, Action.EDIT): _staff_alike(Capability.EDIT_SUPPORT_PROFILE, _ITSELF),
     (_USER, Action.MANAGE): _staff_alike(Capability.MANAGE_USERS, _OF_PARTNER),
+    (_ENDPOINT, Action.VIEW): _WEBHOOKS,
+    (_ENDPOINT, Action.EDIT): _WEBHOOKS,  # edit, roll its secret, send it a test event
+    (_DELIVERY, Action.VIEW): _DELIVERIES,
+    (_DELIVERY, Action.RESEND): _DELIVERIES,
 }
 
 

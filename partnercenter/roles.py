@@ -34,6 +34,7 @@ class Capability(models.TextChoices):
         "manage_api_tokens",
         _("See and revoke every API token of the partner (everyone manages their own)"),
     )
+    MANAGE_WEBHOOKS = "manage_webhooks", _("Register webhook endpoints and see their deliveries")
 
 
 _GA, _AA, _HA, _SA, _UMA = (
@@ -54,6 +55,7 @@ CAPABILITY_TABLE: dict[Capability, frozenset[Role]] = {
     Capability.VIEW_SUPPORT_PROFILE: frozenset({_GA, _AA, _UMA}),
     Capability.EDIT_SUPPORT_PROFILE: frozenset({_GA, _AA}),
     Capability.MANAGE_API_TOKENS: frozenset({_GA}),
+    Capability.MANAGE_WEBHOOKS: frozenset({_GA}),
 }
 
 

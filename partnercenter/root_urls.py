@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("dashboard.urls")),
     path("", include("customers.urls")),
     path("", include("relationships.urls")),
+    path("", include("notifications.urls")),
     path("backoffice/", admin.site.urls),
     path("", include("api.page_urls")),
     path("v1/", include("api.urls")),

@@ -25,7 +25,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from partnercenter.errors import DomainError
-from partnercenter.models import PageVisit, Partner, RoleAssignment, RoleChange, User
+from partnercenter.models import (
+    NotificationTopic,
+    PageVisit,
+    Partner,
+    RoleAssignment,
+    RoleChange,
+    User,
+)
 from partnercenter.policy import Action, permits
 from partnercenter.roles import Role
 
@@ -231,6 +238,15 @@ def _names(user: User) -> dict[str, str]:
 
 
 SUPPORT_PROFILE_FIELDS = ("support_email", "support_phone", "support_website", "support_hours")
+NOTIFICATION_FIELDS = ("notification_email", "notification_language", "notification_topics")
+# A provider is never emailed about designated contacts: it is the contact whenever no reseller
+# is, and its own staff make the changes.
+CONTACT_TOPICS = (NotificationTopic.CONTACT_GAINED, NotificationTopic.CONTACT_LOST)
+
+
+def notification_topics_for(partner: Partner) -> list[NotificationTopic]:
+    """The topics a partner of this kind may choose to be emailed about."""
+    return [t for t in NotificationTopic if not (partner.is_provider and t in CONTACT_TOPICS)]
 
 
 def support_profile_update(
@@ -241,8 +257,12 @@ def support_profile_update(
     support_phone: str,
     support_website: str,
     support_hours: str,
+    notification_email: str | None = None,
+    notification_language: str | None = None,
+    notification_topics: Iterable[str] | None = None,
 ) -> Partner:
-    """Change the support details that customers see for `partner`."""
+    """Change the support details that customers see for `partner`, and where, in what language
+    and about what its notifications are emailed (None: the notification setting as it is)."""
     with transaction.atomic():
         partner = (
             Partner.objects.restrict(by, Action.EDIT)
@@ -256,9 +276,26 @@ def support_profile_update(
         partner.support_phone = support_phone
         partner.support_website = support_website
         partner.support_hours = support_hours
+        if notification_email is not None:
+            partner.notification_email = notification_email
+        if notification_language is not None:
+            partner.notification_language = notification_language
+        if notification_topics is not None:
+            partner.notification_topics = _clean_topics(partner, notification_topics)
         partner.full_clean()
-        partner.save(update_fields=SUPPORT_PROFILE_FIELDS)
+        partner.save(update_fields=[*SUPPORT_PROFILE_FIELDS, *NOTIFICATION_FIELDS])
     return partner
+
+
+def _clean_topics(partner: Partner, topics: Iterable[str]) -> list[str]:
+    """The topics chosen, in the list's order; refused if one does not apply to the partner."""
+    chosen = set(topics)
+    allowed = notification_topics_for(partner)
+    if chosen - {t.value for t in allowed}:
+        raise DomainError(
+            _("Choose notification topics from the list."), field="notification_topics"
+        )
+    return [t.value for t in allowed if t in chosen]
 
 
 # Views of a page less than this apart are one visit: paging and filtering keep their marks.

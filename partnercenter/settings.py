@@ -48,8 +48,11 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "django_tasks",
+    # Before django_tasks_db: its `db_worker` command, extended, is the one manage.py runs.
+    "notifications",
     "django_tasks_db",
     "partnercenter",
+    "events",
     "relationships",
     "customers",
     # Above the domain: they compose customers and relationships.
@@ -111,6 +114,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # writers never interleave their reads and writes (the eligibility invariant needs that).
     DATABASES["default"].setdefault("OPTIONS", {})["transaction_mode"] = "IMMEDIATE"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=0)
+# A persistent connection is tried before a request uses it, so one the database dropped (a
+# restart, a failover) is replaced instead of failing the request.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DJANGO_CONN_HEALTH_CHECKS", default=True)
+# What the PostgreSQL server is told for each connection (libpq's `options`).
+_server_settings = []
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
     "DJANGO_DB_PREPARED_STATEMENTS", default=False
 ):
@@ -121,10 +129,22 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.boo
     # 5 runs PostgreSQL kept one plan for any value, and History filtered by a rare contact
     # went from 60 ms to 2-3 s (a plan that walks the million changes by date).
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        server_side_binding=True,
-        prepare_threshold=5,
-        options="-c plan_cache_mode=force_custom_plan",
+        server_side_binding=True, prepare_threshold=5
     )
+    _server_settings.append("-c plan_cache_mode=force_custom_plan")
+# A statement running longer is cancelled (and its transaction's locks released): a runaway
+# query fails alone instead of holding a worker and the rows it locked. 0: no limit. Work that
+# is long by nature lifts it for itself (partnercenter/statement_timeout.py): `migrate`, and
+# `seed_demo`'s big worlds.
+DB_STATEMENT_TIMEOUT_MS = env.int("DJANGO_DB_STATEMENT_TIMEOUT_MS", default=5000)
+if DB_STATEMENT_TIMEOUT_MS < 0:
+    raise ImproperlyConfigured("DJANGO_DB_STATEMENT_TIMEOUT_MS is milliseconds, 0 for no limit.")
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DB_STATEMENT_TIMEOUT_MS:
+    _server_settings.append(f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}")
+if _server_settings:
+    # After any `options` DATABASE_URL already gives (`?options=...`).
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options["options"] = " ".join(filter(None, [_options.get("options", ""), *_server_settings]))
 
 # The cache: shared by every server (process) that serves the site, so that what one caches
 # another sees and clears, e.g. DJANGO_CACHE_URL=redis://127.0.0.1:6379/1 (Django's own Redis
@@ -232,6 +252,24 @@ EMAIL_BACKEND = env.str(
     "DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
 )
 DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="partnercenter@localhost")
+# SMTP in production (DJANGO_EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend and the
+# DJANGO_EMAIL_* below), or files: DJANGO_EMAIL_FILE_PATH alone selects the file backend.
+EMAIL_FILE_PATH = env.str("DJANGO_EMAIL_FILE_PATH", default="")
+if EMAIL_FILE_PATH and "DJANGO_EMAIL_BACKEND" not in env.ENVIRON:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+EMAIL_HOST = env.str("DJANGO_EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("DJANGO_EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("DJANGO_EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("DJANGO_EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("DJANGO_EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env.bool("DJANGO_EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env.int("DJANGO_EMAIL_TIMEOUT", default=10)
+
+# Links in emails point here.
+SITE_URL = env.str("DJANGO_SITE_URL", default="http://127.0.0.1:8000")
+# Webhooks to private, loopback and link-local addresses, and over plain http: development and
+# tests only (notifications/destinations.py).
+WEBHOOKS_ALLOW_PRIVATE = env.bool("DJANGO_WEBHOOKS_ALLOW_PRIVATE", default=DEBUG)
 
 # Security headers. HTTPS-only settings switch on with DJANGO_SECURE=1 behind TLS.
 SECURE = env.bool("DJANGO_SECURE", default=False)
@@ -246,6 +284,9 @@ SECURE_SSL_REDIRECT = SECURE
 SECURE_HSTS_SECONDS = 60 * 60 * 24 * 365 if SECURE else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if SECURE else None
+# Health probes often come over plain HTTP, straight to the server: they get the answer, not a
+# redirect a probe would count as healthy (partnercenter/health_views.py).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 
 # A strict Content Security Policy: no inline script or style, nothing from elsewhere.
 CONTENT_SECURITY_POLICY = {
@@ -266,8 +307,29 @@ CONTENT_SECURITY_POLICY = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # The development server's request log (Django's own format) without the health checks'
+    # lines: a load balancer asks every few seconds (partnercenter/health.py).
+    "filters": {"without_health_checks": {"()": "partnercenter.health.WithoutHealthChecks"}},
+    "formatters": {
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        }
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server"},
+    },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
-    # django-axes logs every sign-in at INFO; its warnings (lockouts) are what matter.
-    "loggers": {"axes": {"level": env.str("DJANGO_AXES_LOG_LEVEL", default="WARNING")}},
+    "loggers": {
+        # django-axes logs every sign-in at INFO; its warnings (lockouts) are what matter.
+        "axes": {"level": env.str("DJANGO_AXES_LOG_LEVEL", default="WARNING")},
+        "django.server": {
+            "handlers": ["django.server"],
+            "filters": ["without_health_checks"],
+            "level": "INFO",
+            "propagate": False,
+        },
+    },
 }

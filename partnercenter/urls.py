@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 from django.views.generic import RedirectView
 
-from partnercenter import api_token_views, two_step_views, user_views, views
+from partnercenter import api_token_views, health_views, two_step_views, user_views, views
 from partnercenter.access import public, signed_in
 from partnercenter.forms import SetPasswordForm, SignInForm
 from partnercenter.i18n import set_language
@@ -102,4 +102,7 @@ urlpatterns = [
         name="backoffice_login",
     ),
     path("i18n/setlang/", set_language, name="set_language"),
+    # Probed by load balancers and orchestrators: no trailing slash, as they are usually written.
+    path("healthz", health_views.healthz, name="healthz"),
+    path("readyz", health_views.readyz, name="readyz"),
 ]

@@ -16,7 +16,7 @@ from partnercenter.access import requires
 from partnercenter.errors import DomainError, told
 from partnercenter.forms import SupportProfileForm, UserAddForm, UserRolesForm
 from partnercenter.htmx import AuthenticatedHttpRequest
-from partnercenter.models import Partner, RoleChange, User
+from partnercenter.models import NotificationTopic, Partner, RoleChange, User
 from partnercenter.policy import Action
 from partnercenter.roles import Capability, Role
 
@@ -197,25 +197,36 @@ def _support_profile_page(request: AuthenticatedHttpRequest, form=None):
     can_edit = partner.may_edit
     if can_edit and form is None:
         form = SupportProfileForm.for_partner(partner)
+    labels = dict(NotificationTopic.choices)
     return TemplateResponse(
         request,
         "partnercenter/support_profile.html",
-        {"partner": partner, "can_edit": can_edit, "form": form},
+        {
+            "partner": partner,
+            "can_edit": can_edit,
+            "form": form,
+            "notification_topics": [
+                labels[t]
+                for t in services.notification_topics_for(partner)
+                if t in partner.notification_topics
+            ],
+        },
     )
 
 
 @require_GET
 @requires(Capability.VIEW_SUPPORT_PROFILE)
 def support_profile(request: AuthenticatedHttpRequest):
-    """The support details customers see for this partner; a form for those who may edit."""
+    """The support details customers see for this partner, and its notification settings; a
+    form for those who may edit."""
     return _support_profile_page(request)
 
 
 @require_POST
 @requires(Capability.EDIT_SUPPORT_PROFILE)
 def support_profile_update(request: AuthenticatedHttpRequest):
-    """Save the support email, phone, website and hours."""
-    form = SupportProfileForm(request.POST)
+    """Save the support email, phone, website and hours, and the notification settings."""
+    form = SupportProfileForm(request.POST, partner=request.user.partner)
     if form.is_valid():
         try:
             services.support_profile_update(
@@ -224,7 +235,7 @@ def support_profile_update(request: AuthenticatedHttpRequest):
         except ValidationError as error:
             add_validation_error(form, error)
         except DomainError as error:
-            form.add_error(None, error.message)
+            form.add_error(error.field if error.field in form.fields else None, error.message)
         else:
             messages.success(request, _("The support profile was saved. Customers see it now."))
             return redirect("partnercenter:support_profile")

@@ -11,6 +11,8 @@ from django.db.models import Model
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from events.models import EventType
+from events.services import event_record
 from partnercenter.errors import DomainError
 from partnercenter.models import Partner, User
 from partnercenter.policy import Action, permits
@@ -44,11 +46,13 @@ def reseller_partnership_request(*, provider: Partner, partner_id: str, by: User
         raise _partnership_exists(reseller, current)
     try:
         with transaction.atomic():  # a savepoint: a request made at the same moment wins
-            return ResellerPartnership.objects.create(
+            partnership = ResellerPartnership.objects.create(
                 provider=provider, reseller=reseller, state=RelationshipState.REQUESTED
             )
     except IntegrityError:
         raise _partnership_exists(reseller, existing.first()) from None
+    event_record(EventType.PARTNERSHIP_REQUESTED, partnership=partnership.pk)
+    return partnership
 
 
 def _partnership_exists(reseller: Partner, current: ResellerPartnership | None):
@@ -72,6 +76,12 @@ def _partnership_answer(partnership_id: int, by: User, state: str) -> ResellerPa
         raise DomainError(_("This partnership request is no longer open; nothing changed."))
     partnership.state = state
     partnership.save(update_fields=["state", "updated_at"])
+    event_record(
+        EventType.PARTNERSHIP_ACCEPTED
+        if state == RelationshipState.ACTIVE
+        else EventType.PARTNERSHIP_DECLINED,
+        partnership=partnership.pk,
+    )
     return partnership
 
 
@@ -84,6 +94,18 @@ def reseller_partnership_decline(*, partnership: ResellerPartnership, by: User):
 
 
 # Partner ↔ customer relationships -----------------------------------------------------------
+
+
+def relationship_event(type: EventType, relationship, *, delegated_admin: bool | None = None):
+    """Record `type` about the relationship (or request) between a partner and a customer."""
+    event_record(
+        type,
+        partner=relationship.partner_id,
+        customer=relationship.customer_id,
+        delegated_admin=(
+            relationship.delegated_admin if delegated_admin is None else delegated_admin
+        ),
+    )
 
 
 def requestable_partners(provider_or_reseller: Partner) -> list[Partner]:
@@ -145,7 +167,7 @@ def relationship_request_create(
         earlier.save(update_fields=["state"])
     try:
         with transaction.atomic():  # a savepoint: a request made at the same moment wins
-            return RelationshipRequest.objects.create(
+            request = RelationshipRequest.objects.create(
                 partner=partner,
                 requested_through=by.partner,
                 customer=customer,
@@ -160,6 +182,10 @@ def relationship_request_create(
             )
             % {"partner": partner.name, "customer": customer.name}
         ) from None
+    relationship_event(
+        EventType.RELATIONSHIP_REQUESTED, request, delegated_admin=include_delegated_admin
+    )
+    return request
 
 
 def _open_request_for(request_id: int, by: User) -> RelationshipRequest:
@@ -215,12 +241,17 @@ def relationship_request_accept(*, request: RelationshipRequest, by: User) -> Cu
     relationship.delegated_admin = relationship.delegated_admin or request.include_delegated_admin
     relationship.save()
     _respond(request, RequestState.ACCEPTED, by)
+    relationship_event(EventType.RELATIONSHIP_ACCEPTED, relationship)
     return relationship
 
 
 @transaction.atomic
 def relationship_request_decline(*, request: RelationshipRequest, by: User) -> None:
-    _respond(_open_request_for(request.pk, by), RequestState.DECLINED, by)
+    request = _open_request_for(request.pk, by)
+    _respond(request, RequestState.DECLINED, by)
+    relationship_event(
+        EventType.RELATIONSHIP_DECLINED, request, delegated_admin=request.include_delegated_admin
+    )
 
 
 # Links that invite a customer (the API's relationship request URL) ----------------------------

@@ -6,6 +6,9 @@ import factory
 from django.contrib.auth.hashers import make_password
 
 from customers.models import Customer, Subscription, SupportContactChange
+from events.models import Event, EventType
+from notifications.delivery import envelope
+from notifications.models import Delivery, WebhookEndpoint
 from partnercenter.models import Partner, RoleAssignment, User
 from relationships.models import (
     CustomerRelationship,
@@ -144,6 +147,43 @@ class SupportContactChangeFactory(factory.django.DjangoModelFactory):
         StaffUserFactory, partner=factory.SelfAttribute("..subscription.provider")
     )
     through = SupportContactChange.Through.FORM
+
+
+class WebhookEndpointFactory(factory.django.DjangoModelFactory):
+    """A partner's endpoint at a public test address (no lookup leaves the machine for an IP)."""
+
+    class Meta:
+        model = WebhookEndpoint
+
+    partner = factory.SubFactory(ProviderFactory)
+    url = factory.Sequence(lambda n: f"https://93.184.215.14/partnercenter/{n}")
+    description = "PSA tickets"
+    event_types = factory.LazyFunction(lambda: [EventType.SUPPORT_CONTACT_CHANGED.value])
+
+
+class EventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Event
+
+    type = EventType.SUPPORT_CONTACT_CHANGED
+    data = factory.LazyFunction(dict)
+
+
+class DeliveryFactory(factory.django.DjangoModelFactory):
+    """A webhook delivery of an event to an endpoint, failed after a day of retries."""
+
+    class Meta:
+        model = Delivery
+
+    event = factory.SubFactory(EventFactory)
+    channel = Delivery.Channel.WEBHOOK
+    endpoint = factory.SubFactory(WebhookEndpointFactory)
+    partner = factory.SelfAttribute("endpoint.partner")
+    body = factory.LazyAttribute(lambda d: envelope(d.event, {}).decode())
+    state = Delivery.State.FAILED
+    attempts = 30
+    status_code = 503
+    error = "HTTP 503"
 
 
 @dataclass(frozen=True)

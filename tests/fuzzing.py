@@ -41,7 +41,7 @@ from hypothesis import strategies as st
 from tests.urlwalk import BACK_OFFICE_PREFIX, Route
 
 ROOT = Path(__file__).resolve().parent.parent
-APP_PACKAGES = ("customers", "relationships", "partnercenter")
+APP_PACKAGES = ("customers", "relationships", "partnercenter", "notifications", "events")
 CSRF_FIELD = "csrfmiddlewaretoken"
 # Our own CSRF secret (32 letters and digits) as cookie and as form token, so that a form found
 # by one principal can be sent by another without a CSRF refusal, unless the token is fuzzed.

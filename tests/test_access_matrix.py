@@ -71,6 +71,17 @@ EXPECTED_POLICIES = {
     "partnercenter:api_tokens": {"GET": STAFF, "POST": STAFF},
     "api_pages:reference": {"GET": STAFF},
     "partnercenter:api_token_revoke": {"POST": OWN_TOKEN},
+    "notifications:webhook_list": {
+        "GET": Capability.MANAGE_WEBHOOKS,
+        "POST": Capability.MANAGE_WEBHOOKS,
+    },
+    "notifications:webhook_detail": {
+        "GET": Capability.MANAGE_WEBHOOKS,
+        "POST": Capability.MANAGE_WEBHOOKS,
+    },
+    "notifications:webhook_secret_roll": {"POST": Capability.MANAGE_WEBHOOKS},
+    "notifications:webhook_test": {"POST": Capability.MANAGE_WEBHOOKS},
+    "notifications:delivery_resend": {"POST": Capability.MANAGE_WEBHOOKS},
     "customers:customer_admin_home": {"GET": CUSTOMER_ADMIN},
     "customers:customer_support": {"GET": CUSTOMER_ADMIN},
     "customers:relationship_request_new": {
@@ -102,6 +113,9 @@ EXPECTED_POLICIES = {
     "relationships:invitation": {"GET": INVITEE},
     "relationships:relationship_request_link": {"GET": CUSTOMER_ADMIN},
     "partnercenter:set_language": {"POST": LANGUAGE},
+    # Load balancers' probes (JSON): GET and HEAD, for anyone (tests/test_health.py).
+    "partnercenter:healthz": {"GET": PUBLIC},
+    "partnercenter:readyz": {"GET": PUBLIC},
 }
 # Pages used by a reseller's staff (the others: the provider's). Role users sit on that side.
 RESELLER_SIDE = {
@@ -187,6 +201,7 @@ def _build_world():
         for role in Role:
             users[side, role.value] = factories.StaffUserFactory(partner=partner, roles=[role])
         users[side, "no_role"] = factories.StaffUserFactory(partner=partner)
+    delivery = factories.DeliveryFactory(endpoint__partner=provider)
     admin = factories.CustomerAdminFactory(customer=customer)
     users["provider", "customer_admin"] = users["reseller", "customer_admin"] = admin
     kwargs = {
@@ -201,6 +216,8 @@ def _build_world():
         "token": invitation.token,
         "token_id": api_token_issue(user=users["provider", "no_role"], name="Sync")[0].pk,
         "link": "sample-link",
+        "endpoint_id": delivery.endpoint_id,
+        "delivery_id": delivery.pk,
         "operation_id": bulk.bulk_preview_create(
             by=users["provider", Role.ADMIN_AGENT.value],
             subscriptions=Q(pk=subscription.pk),

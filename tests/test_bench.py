@@ -75,3 +75,6 @@ def test_the_benchmark_measures_every_page_of_a_tiny_world(tmp_path):
         assert int(row["rate"]) > 0, page
     assert "Notes:" not in report, report  # every answer 2xx/3xx, every Submit landed
     assert re.search(r"History CSV export: [\d,]+ rows", report)
+    # One task worker delivering webhooks (bench/webhooks.py): every one delivered, and measured.
+    assert re.search(r"\*\*webhooks delivered per second\*\* [^|]*\| \*\*[1-9][\d,]*\*\*", report)
+    assert re.search(r"Outcome: [\d,]+ succeeded, 0 pending, 0 failed", report), report

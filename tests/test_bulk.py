@@ -231,7 +231,7 @@ def test_a_chunk_takes_the_same_statements_whatever_its_size(agent, adatum, fabr
     small = _statements_of_one_chunk(agent, adatum, fabrikam, 5)
     large = _statements_of_one_chunk(agent, adatum, fabrikam, 50)
     assert small == large
-    assert large <= 12
+    assert large <= 13  # 12, and the outbox's one INSERT of the chunk's event
 
 
 def test_a_large_operation_runs_on_the_task_queue(

@@ -7,13 +7,14 @@ exactly what counting from scratch through the access policy gives. The figures 
 with `restrict(user, VIEW)`, never with the tallies' own reading of them.
 """
 
+import json
 import re
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from django.db.models import BooleanField, Count, DateTimeField, F
+from django.db.models import BooleanField, Count, DateTimeField, F, JSONField
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -116,6 +117,8 @@ def _admin_form(instance, **changes) -> dict:
         elif isinstance(field, BooleanField):
             if value:
                 data[field.name] = "on"
+        elif isinstance(field, JSONField):
+            data[field.name] = json.dumps(value)
         else:
             data[field.name] = "" if value is None else str(getattr(value, "pk", value))
     return data

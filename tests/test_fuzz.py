@@ -32,6 +32,7 @@ from customers import bulk
 from customers.models import BulkOperation, Customer, Subscription, SupportContactChange
 from customers.services import support_contact_assign
 from demo import world as demo
+from notifications.models import Delivery, WebhookEndpoint
 from partnercenter import two_step
 from partnercenter.api_tokens import api_token_issue, api_token_revoke
 from partnercenter.errors import DomainError
@@ -46,7 +47,7 @@ from relationships.models import (
     ResellerPartnership,
 )
 from relationships.services import relationship_request_link
-from tests import fuzzing
+from tests import factories, fuzzing
 from tests.fuzzing import CSRF_FIELD, CSRF_SECRET, Field, Fuzzer, Probe, Target
 from tests.urlwalk import product_routes
 
@@ -85,7 +86,7 @@ def _enrich_world() -> None:
     """What the demo world lacks for every page to show a real object: a change made by
     Contoso's staff, an open relationship request to Adatum, a provider's partnership request
     to Fabrikam, a deactivated and a newly invited staff user, a user with two-step
-    verification on."""
+    verification on, webhook endpoints with deliveries."""
     users = {u.username: u for u in User.objects.all()}
     contoso = Partner.objects.get(partner_id=demo.PROVIDER["partner_id"])
     fabrikam = Partner.objects.get(partner_id=demo.RESELLERS[0]["partner_id"])
@@ -141,6 +142,14 @@ def _enrich_world() -> None:
     bulk.bulk_preview_create(
         by=users["adminagent"], subscriptions=Q(customer=adatum), contact=contoso, criteria={}
     )
+    # Webhooks: a Contoso endpoint with a failed and a delivered delivery, an inactive one, and
+    # one of Proseware's (another partner's: every page of it is a 404).
+    psa = factories.WebhookEndpointFactory(partner=contoso, url="https://93.184.215.14/psa")
+    factories.DeliveryFactory(endpoint=psa)
+    factories.DeliveryFactory(endpoint=psa, state="succeeded", status_code=204, error="")
+    factories.WebhookEndpointFactory(partner=contoso, active=False)
+    proseware = Partner.objects.get(partner_id=demo.SECOND_PROVIDER["partner_id"])
+    factories.DeliveryFactory(endpoint__partner=proseware)
 
 
 def _seed_urls() -> list[str]:
@@ -170,6 +179,10 @@ def _seed_urls() -> list[str]:
         ),
         "token_id": lambda kw: ApiToken.objects.order_by("pk"),
         "operation_id": lambda kw: BulkOperation.objects.order_by("pk"),
+        "endpoint_id": lambda kw: WebhookEndpoint.objects.order_by("pk"),
+        "delivery_id": lambda kw: Delivery.objects.filter(
+            endpoint_id=kw.get("endpoint_id")
+        ).order_by("pk"),
         "link": lambda kw: [
             relationship_request_link(partner=agent.partner, by=agent, delegated_admin=True)
             for agent in User.objects.filter(username="adminagent")

@@ -1,7 +1,8 @@
 """Imports point one way: no module imports from a layer above its own (docs/architecture.md).
 
-partnercenter (users, partners, roles, the access policy, sign-in) is the bottom; relationships
-builds on it; customers on both; dashboard, demo and api on everything. Only the settings and the
+partnercenter (users, partners, roles, the access policy, sign-in) and events (the outbox) are the
+bottom; relationships builds on them; customers on both; dashboard, demo, api and notifications
+on everything. Only the settings and the
 root URLconf know every app.
 """
 
@@ -13,11 +14,13 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = {
     "partnercenter": 0,
+    "events": 0,
     "relationships": 1,
     "customers": 2,
     "dashboard": 3,
     "demo": 3,
     "api": 3,
+    "notifications": 3,
 }
 KNOWS_EVERY_APP = {"partnercenter/settings.py", "partnercenter/root_urls.py"}
 

@@ -17,6 +17,7 @@ from customers.models import Customer, Subscription, SupportContactChange
 from customers.services import support_contact_assign
 from customers.supported_views import VISITED_PAGE
 from demo.world import add_customers
+from notifications.models import Delivery, WebhookEndpoint
 from partnercenter.api_tokens import api_token_issue
 from partnercenter.keyset import KeysetPaginator
 from partnercenter.models import PageVisit, Partner, User
@@ -67,7 +68,16 @@ def _grow(extra_customers: int, extra_resellers: int, extra_subscriptions: int, 
         owner = User.objects.get(username=username)
         for i in range(extra_resellers * 2):
             api_token_issue(user=owner, name=f"Load {i}", expires_in=timedelta(days=1 + i % 90))
+    # Webhooks: Contoso's endpoint, with a delivery per history row, and more endpoints.
+    endpoint = WebhookEndpoint.objects.filter(url=LOAD_ENDPOINT).first()
+    endpoint = endpoint or factories.WebhookEndpointFactory(partner=contoso, url=LOAD_ENDPOINT)
+    event = factories.EventFactory()
+    factories.DeliveryFactory.create_batch(history, endpoint=endpoint, event=event)
+    factories.WebhookEndpointFactory.create_batch(extra_resellers // 10, partner=contoso)
     return adatum, Subscription.objects.get(pk=premium.pk), change
+
+
+LOAD_ENDPOINT = "https://93.184.215.14/load"
 
 
 def _after(model, name="") -> str:
@@ -82,6 +92,12 @@ def _after(model, name="") -> str:
         )
     token = KeysetPaginator(model.objects.all(), ordering, 1, world=contoso.pk).token_for(row, 1)
     return urlencode({"after": token})
+
+
+def _deliveries_after(endpoint) -> str:
+    """The endpoint's deliveries after one made up for the link, the same in every world."""
+    paginator = KeysetPaginator(Delivery.objects.all(), ("-pk",), 1, world=endpoint.pk)
+    return urlencode({"after": paginator.token_for(Delivery(pk=10**9), 1)})
 
 
 def _pages(adatum, premium, change):
@@ -112,12 +128,18 @@ def _pages(adatum, premium, change):
         reverse("partnercenter:api_tokens"),
     ]
     helpdesk = User.objects.get(username="helpdeskagent")
+    endpoint = WebhookEndpoint.objects.get(url=LOAD_ENDPOINT)
+    endpoint_url = reverse("notifications:webhook_detail", args=[endpoint.pk])
     admin = [
         reverse("partnercenter:user_list"),
         reverse("partnercenter:user_detail", args=[helpdesk.pk]),
         reverse("partnercenter:user_add"),
         reverse("partnercenter:two_step"),
         reverse("partnercenter:api_tokens"),
+        reverse("partnercenter:support_profile"),
+        reverse("notifications:webhook_list"),
+        endpoint_url,
+        endpoint_url + "?" + _deliveries_after(endpoint),
     ]
     fabrikam = Partner.objects.get(name="Fabrikam Solutions")
     fabrikams = fabrikam.customer_relationships.get(customer=adatum)
@@ -256,10 +278,11 @@ def test_the_support_page_asks_the_same_queries_however_many_partners_support_th
 
 # The Supported subscriptions page: the session, the user, their roles, their partner; the visit
 # (two statements: first or not); the providers offered; the page of rows. Its export: the
-# same but the visit read (one) and the rows streamed (one; PostgreSQL's COPY is logged twice,
-# by Django's debug cursor and by customers/history_export.py's `_copied`).
+# same but the visit read (one) and the rows streamed (one; on PostgreSQL three more: the COPY
+# is logged twice, by Django's debug cursor and by customers/history_export.py's `_copied`, and
+# the statement timeout is lifted for it and restored after it).
 SUPPORTED_PAGE_QUERIES = 8
-SUPPORTED_EXPORT_QUERIES = 7 + (connection.vendor == "postgresql")
+SUPPORTED_EXPORT_QUERIES = 7 + 3 * (connection.vendor == "postgresql")
 
 
 def test_the_supported_subscriptions_page_and_export_ask_the_same_queries_in_any_world(
@@ -309,3 +332,22 @@ def test_the_supported_subscriptions_page_and_export_ask_the_same_queries_in_any
     assert {n for url, n in large.items() if not url.startswith(export)} == {
         SUPPORTED_PAGE_QUERIES
     }, large
+
+
+# The health checks, as a load balancer asks them (signed out, no cookie): /healthz asks the
+# database nothing, /readyz one statement (the applied migrations; partnercenter/health.py).
+HEALTH_QUERIES = {"partnercenter:healthz": 0, "partnercenter:readyz": 1}
+
+
+def test_the_health_checks_ask_nothing_or_one_statement_in_any_world(client, demo_world):
+    def counts() -> dict[str, int]:
+        counted = {}
+        for name in HEALTH_QUERIES:
+            with CaptureQueriesContext(connection) as queries:
+                assert client.get(reverse(name)).status_code == 200, name
+            counted[name] = len(queries)
+        return counted
+
+    small = counts()
+    _grow(500, 40, 80, 150)
+    assert small == counts() == HEALTH_QUERIES

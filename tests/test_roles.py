@@ -16,6 +16,7 @@ DOMAIN_TABLE = {
     Capability.VIEW_SUPPORT_PROFILE: (1, 1, 0, 0, 1),
     Capability.EDIT_SUPPORT_PROFILE: (1, 1, 0, 0, 0),
     Capability.MANAGE_API_TOKENS: (1, 0, 0, 0, 0),
+    Capability.MANAGE_WEBHOOKS: (1, 0, 0, 0, 0),
 }
 ROLE_ORDER = [
     Role.GLOBAL_ADMIN,

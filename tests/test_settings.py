@@ -5,6 +5,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from django.apps import apps
+from django.conf import settings
+from django.db import connection, connections, transaction
+from django.db.models.signals import post_migrate, pre_migrate
+from django.db.transaction import TransactionManagementError
+
+from partnercenter.statement_timeout import statement_timeout_lifted
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -105,10 +114,82 @@ def test_prepared_statements_are_asked_for_on_postgresql_only():
     assert prepared.returncode == 0, prepared.stderr
     assert prepared.stdout.strip() == (
         "{'server_side_binding': True, 'prepare_threshold': 5, "
-        "'options': '-c plan_cache_mode=force_custom_plan'}"
+        "'options': '-c plan_cache_mode=force_custom_plan -c statement_timeout=5000'}"
     )
-    assert _print_setting(options, DATABASE_URL=postgres).stdout.strip() == "{}"
+    assert _print_setting(options, DATABASE_URL=postgres).stdout.strip() == (
+        "{'options': '-c statement_timeout=5000'}"
+    )
     sqlite = _print_setting(
         options, DATABASE_URL="sqlite:///unused.sqlite3", DJANGO_DB_PREPARED_STATEMENTS="1"
     )
     assert "prepare_threshold" not in sqlite.stdout
+
+
+def test_persistent_connections_are_checked_before_use():
+    assert settings.DATABASES["default"]["CONN_HEALTH_CHECKS"] is True
+    setting = "settings.DATABASES['default']['CONN_HEALTH_CHECKS']"
+    assert _print_setting(setting).stdout.strip() == "True"
+    assert _print_setting(setting, DJANGO_CONN_HEALTH_CHECKS="0").stdout.strip() == "False"
+
+
+def test_the_statement_timeout_is_set_on_postgresql_connections_only():
+    options = "settings.DATABASES['default'].get('OPTIONS', {}).get('options')"
+    postgres = "postgres://u@127.0.0.1:5432/db"
+    longer = _print_setting(options, DATABASE_URL=postgres, DJANGO_DB_STATEMENT_TIMEOUT_MS="30000")
+    assert longer.stdout.strip() == "-c statement_timeout=30000"
+    none = _print_setting(options, DATABASE_URL=postgres, DJANGO_DB_STATEMENT_TIMEOUT_MS="0")
+    assert none.stdout.strip() == "None"
+    # Server settings the database URL already gives are kept.
+    searched = _print_setting(options, DATABASE_URL=postgres + "?options=-c%20search_path%3Dpc")
+    assert searched.stdout.strip() == "-c search_path=pc -c statement_timeout=5000"
+    sqlite = _print_setting(options, DATABASE_URL="sqlite:///unused.sqlite3")
+    assert sqlite.stdout.strip() == "None"
+    wrong = _print_setting("1", DJANGO_DB_STATEMENT_TIMEOUT_MS="-1")
+    assert wrong.returncode != 0
+    assert "DJANGO_DB_STATEMENT_TIMEOUT_MS is milliseconds" in wrong.stderr
+
+
+on_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the statement timeout is PostgreSQL's"
+)
+
+
+def _statement_timeout(conn=connection) -> str:
+    with conn.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        return cursor.fetchone()[0]
+
+
+@on_postgresql
+@pytest.mark.django_db
+def test_a_new_connection_cancels_statements_after_5_seconds():
+    fresh = connections.create_connection("default")
+    try:
+        assert _statement_timeout(fresh) == "5s"
+    finally:
+        fresh.close()
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True)  # a transaction of its own, not a test's savepoint
+def test_seeding_a_big_world_lifts_the_timeout_for_its_transaction_only():
+    with transaction.atomic():
+        statement_timeout_lifted()
+        assert _statement_timeout() == "0"
+    assert _statement_timeout() == "5s"
+
+
+def test_the_timeout_is_lifted_in_a_transaction_only():
+    with pytest.raises(TransactionManagementError):
+        statement_timeout_lifted()
+
+
+@on_postgresql
+@pytest.mark.django_db
+def test_migrations_run_without_the_timeout_and_restore_it_when_done():
+    config = apps.get_app_config("partnercenter")
+    signal = {"app_config": config, "verbosity": 0, "interactive": False, "using": "default"}
+    pre_migrate.send(sender=config, plan=[], apps=apps, **signal)
+    assert _statement_timeout() == "0"
+    post_migrate.send(sender=config, plan=[], apps=apps, **signal)
+    assert _statement_timeout() == "5s"

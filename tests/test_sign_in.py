@@ -158,6 +158,7 @@ def test_the_dashboard_counts_only_the_partners_own_world(client, db):
                 "Users",
                 "Support profile",
                 "API tokens",
+                "Webhooks",
                 "My access",
             ],
         ),

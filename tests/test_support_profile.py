@@ -21,6 +21,7 @@ VALID = {
     "support_phone": "+44 20 7946 0321",
     "support_website": "https://care.contoso-distribution.example/help",
     "support_hours": "Mon–Fri 07:00–19:00 CET",
+    "notification_language": "en",
 }
 
 

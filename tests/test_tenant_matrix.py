@@ -39,6 +39,7 @@ from customers import bulk
 from customers.models import BulkOperation, Customer, Subscription, SupportContactChange
 from customers.services import support_contact_assign
 from customers.workflows import delegated_admin_remove
+from notifications.models import Delivery, WebhookEndpoint
 from partnercenter.api_tokens import api_token_issue
 from partnercenter.models import ApiToken, Partner, User
 from partnercenter.roles import Capability, Role
@@ -54,7 +55,7 @@ from tests import factories
 from tests.urlwalk import product_routes
 
 # The roles table of DOMAIN.md, as data (not read from partnercenter/roles.py).
-V, ASSIGN, REQ, REM, HIST, USERS, VIEW_PROFILE, EDIT_PROFILE, TOKENS = (
+V, ASSIGN, REQ, REM, HIST, USERS, VIEW_PROFILE, EDIT_PROFILE, TOKENS, WEBHOOKS = (
     Capability.VIEW_CUSTOMERS,
     Capability.ASSIGN_SUPPORT_CONTACT,
     Capability.REQUEST_RELATIONSHIP,
@@ -64,9 +65,21 @@ V, ASSIGN, REQ, REM, HIST, USERS, VIEW_PROFILE, EDIT_PROFILE, TOKENS = (
     Capability.VIEW_SUPPORT_PROFILE,
     Capability.EDIT_SUPPORT_PROFILE,
     Capability.MANAGE_API_TOKENS,
+    Capability.MANAGE_WEBHOOKS,
 )
 DOMAIN_ROLE_TABLE = {
-    Role.GLOBAL_ADMIN: {V, ASSIGN, REQ, REM, HIST, USERS, VIEW_PROFILE, EDIT_PROFILE, TOKENS},
+    Role.GLOBAL_ADMIN: {
+        V,
+        ASSIGN,
+        REQ,
+        REM,
+        HIST,
+        USERS,
+        VIEW_PROFILE,
+        EDIT_PROFILE,
+        TOKENS,
+        WEBHOOKS,
+    },
     Role.ADMIN_AGENT: {V, ASSIGN, REQ, REM, HIST, VIEW_PROFILE, EDIT_PROFILE},
     Role.HELPDESK_AGENT: {V, ASSIGN, HIST},
     Role.SALES_AGENT: {V, REQ, REM, HIST},
@@ -91,6 +104,10 @@ PRINCIPALS = {
     "usermgmtadmin": (PROVIDER, Role.USER_MANAGEMENT_ADMIN),
     "fabrikam": (RESELLER, Role.ADMIN_AGENT),
     "proseware": (PROVIDER, Role.ADMIN_AGENT),
+    # Not in the demo world: global admins of the second provider and of a reseller, who
+    # manage their own partner's webhook endpoints (made in `_build_world`).
+    "prosewareadmin": (PROVIDER, Role.GLOBAL_ADMIN),
+    "fabrikamadmin": (RESELLER, Role.GLOBAL_ADMIN),
     "adatumadmin": (CUSTOMER_ADMIN_KIND, None),
     "formeragent": (INACTIVE, Role.ADMIN_AGENT),
     "anonymous": (ANONYMOUS, None),
@@ -111,7 +128,7 @@ RESELLERS_ONLY = "resellers_only"  # no object; a provider's staff get 403
 STAFF = "staff"  # any partner staff, whatever their roles; a customer's admin gets 403
 
 # Actions (the access spec's words).
-VIEW, REQUEST, SHARE, ASSIGN_ACTION, REMOVE, REMOVE_DAP, ANSWER, MANAGE, REVOKE = (
+VIEW, REQUEST, SHARE, ASSIGN_ACTION, REMOVE, REMOVE_DAP, ANSWER, MANAGE, REVOKE, EDIT, RESEND = (
     "view",
     "request",
     "share",
@@ -121,6 +138,8 @@ VIEW, REQUEST, SHARE, ASSIGN_ACTION, REMOVE, REMOVE_DAP, ANSWER, MANAGE, REVOKE 
     "answer",
     "manage",
     "revoke",
+    "edit",
+    "resend",
 )
 
 
@@ -156,6 +175,8 @@ ROUTES = {
     "partnercenter:home": RouteRule("none", {"GET": Gate(SIGNED_IN)}),
     "partnercenter:my_access": RouteRule("none", _both(Gate(SIGNED_IN))),
     "partnercenter:set_language": RouteRule("none", {"POST": Gate(LANGUAGE)}),
+    "partnercenter:healthz": RouteRule("none", {"GET": Gate(PUBLIC)}),
+    "partnercenter:readyz": RouteRule("none", {"GET": Gate(PUBLIC)}),
     "dashboard:dashboard": RouteRule("none", {"GET": Gate(V)}),
     "dashboard:support_contacts": RouteRule("none", {"GET": Gate(V)}),
     "customers:customer_list": RouteRule("none", {"GET": Gate(V)}, partial="customer-results"),
@@ -218,6 +239,19 @@ ROUTES = {
     "partnercenter:api_tokens": RouteRule("none", _both(Gate(STAFF))),
     "api_pages:reference": RouteRule("none", {"GET": Gate(STAFF)}),
     "partnercenter:api_token_revoke": RouteRule("api_token", {"POST": Gate(STAFF, REVOKE)}),
+    "notifications:webhook_list": RouteRule("none", _both(Gate(WEBHOOKS))),
+    "notifications:webhook_detail": RouteRule(
+        "endpoint",
+        {"GET": Gate(WEBHOOKS, VIEW), "POST": Gate(WEBHOOKS, EDIT)},
+        partial="deliveries-section",
+    ),
+    "notifications:webhook_secret_roll": RouteRule("endpoint", {"POST": Gate(WEBHOOKS, EDIT)}),
+    "notifications:webhook_test": RouteRule(
+        "endpoint", {"POST": Gate(WEBHOOKS, EDIT)}, partial="deliveries-section"
+    ),
+    "notifications:delivery_resend": RouteRule(
+        "delivery", {"POST": Gate(WEBHOOKS, RESEND)}, partial="deliveries-section"
+    ),
     "customers:customer_admin_home": RouteRule("none", {"GET": Gate(CUSTOMER_ADMIN)}),
     "customers:customer_support": RouteRule("none", {"GET": Gate(CUSTOMER_ADMIN)}),
     "relationships:customer_partner_relationships": RouteRule(
@@ -325,6 +359,13 @@ SCOPES = {
     # API tokens: everyone their own; a global admin every token of the partner.
     (PROVIDER, "api_token", REVOKE): lambda p, t: _token_in_reach(p, t),
     (RESELLER, "api_token", REVOKE): lambda p, t: _token_in_reach(p, t),
+    # Webhook endpoints and their deliveries: the partner's own (an email is no one's here).
+    (PROVIDER, "endpoint", VIEW): lambda p, e: _own(p, e.partner_id),
+    (PROVIDER, "endpoint", EDIT): lambda p, e: _own(p, e.partner_id),
+    (RESELLER, "endpoint", VIEW): lambda p, e: _own(p, e.partner_id),
+    (RESELLER, "endpoint", EDIT): lambda p, e: _own(p, e.partner_id),
+    (PROVIDER, "delivery", RESEND): lambda p, d: _own(p, d.endpoint.partner_id),
+    (RESELLER, "delivery", RESEND): lambda p, d: _own(p, d.endpoint.partner_id),
 }
 
 
@@ -368,7 +409,7 @@ def _never_seen(username: str) -> list[str]:
         return [*ALL_PARTNERS, *sorted(customers)]
     if username == "usermgmtadmin":
         return [*PROSEWARE_WORLD, *sorted(customers)]
-    if username == "proseware":
+    if username in ("proseware", "prosewareadmin"):
         # Not "Trey Research": Proseware asked it for a partnership (its Indirect resellers).
         return [
             "Contoso Distribution",
@@ -380,7 +421,7 @@ def _never_seen(username: str) -> list[str]:
             *CONTOSO_STAFF_NAMES,
             "Umar Haddad",
         ]
-    if username == "fabrikam":
+    if username in ("fabrikam", "fabrikamadmin"):
         fabrikams = set(
             CustomerRelationship.objects.filter(
                 partner__name="Fabrikam Solutions", state="active"
@@ -407,6 +448,20 @@ def _tokens_never_seen(principal: Principal) -> list[str]:
         for token in ApiToken.objects.annotate(partner_id=F("user__partner_id"))
         if scope is None or not scope(principal, token)
     ]
+
+
+def _webhooks_never_seen(principal: Principal) -> list[str]:
+    """Every endpoint's secret (shown only in the answer that makes a new one); the URL and
+    description of each endpoint out of the principal's reach, and the event ids of its
+    deliveries."""
+    scope = SCOPES.get((principal.kind, "endpoint", VIEW))
+    hidden = []
+    for endpoint in WebhookEndpoint.objects.all():
+        hidden.append(endpoint.secret)
+        if scope is None or not scope(principal, endpoint):
+            hidden += [endpoint.url, endpoint.description]
+            hidden += [str(u) for u in endpoint.deliveries.values_list("event__uuid", flat=True)]
+    return hidden
 
 
 def _pattern(names: list[str]) -> re.Pattern:
@@ -501,6 +556,30 @@ def _build_world() -> World:
         first_name="Frida",
         last_name="Former",
         roles=[Role.ADMIN_AGENT],
+    )
+    # Global admins of Proseware and Fabrikam; webhook endpoints of Contoso (two), Proseware and
+    # Fabrikam, each with a delivery; an email delivery to Contoso (reached by no webhook page).
+    for username, partner_name in (
+        ("prosewareadmin", "Proseware Distribution"),
+        ("fabrikamadmin", "Fabrikam Solutions"),
+    ):
+        user[username] = factories.StaffUserFactory(
+            partner=partner[partner_name], username=username, roles=[Role.GLOBAL_ADMIN]
+        )
+    for name, owner in (
+        ("contoso-psa", contoso),
+        ("contoso-tickets", contoso),
+        ("proseware-crm", proseware),
+        ("fabrikam-rmm", fabrikam),
+    ):
+        endpoint = factories.WebhookEndpointFactory(
+            partner=owner,
+            url=f"https://93.184.215.14/{name}/events",
+            description=f"Endpoint {name}",
+        )
+        factories.DeliveryFactory(endpoint=endpoint)
+    factories.DeliveryFactory(
+        endpoint=None, partner=contoso, channel="email", address="alerts@contoso.example"
     )
     # An API token of every staff principal (the deactivated one's made before).
     for username, (kind, _role) in PRINCIPALS.items():
@@ -669,7 +748,27 @@ def _objects(adatum, lamna) -> dict[str, list]:
             lambda t: t.name,
             token_id=pk,
         ),
+        "endpoint": flat("endpoint", WebhookEndpoint.objects.order_by("pk"), str, endpoint_id=pk),
+        "delivery": _deliveries(),
     }
+
+
+def _deliveries() -> list:
+    """Each webhook delivery under its endpoint; under another endpoint of the same partner, and
+    an email delivery under an endpoint of its partner: neither is found."""
+    bindings = []
+    endpoints = list(WebhookEndpoint.objects.order_by("pk"))
+    for delivery in Delivery.objects.select_related("endpoint").order_by("pk"):
+        label = f"delivery {delivery.pk} to {delivery.endpoint or delivery.address}"
+        partners = [e for e in endpoints if e.partner_id == delivery.partner_id]
+        if delivery.endpoint_id:
+            kwargs = {"endpoint_id": delivery.endpoint_id, "delivery_id": delivery.pk}
+            bindings.append((kwargs, "delivery", delivery, label))
+        other = next((e for e in partners if e.pk != delivery.endpoint_id), None)
+        if other is not None:
+            kwargs = {"endpoint_id": other.pk, "delivery_id": delivery.pk}
+            bindings.append((kwargs, "delivery", None, label + " (wrong endpoint)"))
+    return bindings
 
 
 @pytest.fixture(scope="module")
@@ -834,7 +933,9 @@ def test_tenant_matrix(username, world, matrix_size, pytestconfig, caplog):
     principal = world.principals[username]
     client = Client(raise_request_exception=False)
     session = world.sessions.get(username)
-    forbidden = _pattern([*_never_seen(username), *_tokens_never_seen(principal)])
+    forbidden = _pattern(
+        [*_never_seen(username), *_tokens_never_seen(principal), *_webhooks_never_seen(principal)]
+    )
     mismatches, outcomes = [], Counter()
     for ask in _asks(principal, world):
         client.cookies.clear()  # no message, language or sign-out carried over

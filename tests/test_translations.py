@@ -64,7 +64,16 @@ def test_the_catalogs_are_in_step_with_the_code(tmp_path):
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)
-    apps = ("partnercenter", "relationships", "customers", "dashboard", "demo", "api")
+    apps = (
+        "partnercenter",
+        "events",
+        "relationships",
+        "customers",
+        "dashboard",
+        "demo",
+        "api",
+        "notifications",
+    )
     for name in ("manage.py", *apps, "templates", "locale"):
         source = ROOT / name
         copy = shutil.copytree if source.is_dir() else shutil.copy

@@ -9,10 +9,12 @@ from django.urls import reverse
 from customers import bulk
 from customers.models import BulkOperation, Customer, Subscription, SupportContactChange
 from customers.services import support_contact_assign
+from notifications.models import WebhookEndpoint
 from partnercenter.models import Partner, User
 from partnercenter.policy import Action
 from relationships.models import CustomerRelationship, RelationshipRequest, ResellerPartnership
 from relationships.services import relationship_request_create
+from tests import factories
 from tests.test_access_matrix import EXPECTED_POLICIES
 from tests.urlwalk import product_routes
 
@@ -23,6 +25,8 @@ NOT_PAGES = {
     "customers:history_export": "a CSV file",
     "customers:supported_subscriptions_export": "a CSV file",
     "partnercenter:two_step_qr": "an image",
+    "partnercenter:healthz": "JSON for load balancers",
+    "partnercenter:readyz": "JSON for load balancers",
     "partnercenter:two_step_verify": "only while signing in with two-step verification on, "
     "which no demo user has",
 }
@@ -74,6 +78,8 @@ def _candidates(user, param: str) -> list[dict]:
         return [{"customer_id": c.pk} for c in visible(Customer)]
     if param == "operation_id":
         return [{"operation_id": o.pk} for o in visible(BulkOperation)]
+    if param == "endpoint_id":
+        return [{"endpoint_id": e.pk} for e in visible(WebhookEndpoint)]
     if param == "user_id":  # the users a user manages (none but admins may see any)
         managed = User.objects.restrict(user, Action.MANAGE) if user else User.objects.none()
         return [{"user_id": u.pk} for u in managed.order_by("pk")[:CANDIDATES]]
@@ -133,6 +139,12 @@ def world_in_use() -> dict[str, list[str]]:
     previewed = bulk.bulk_preview_create(
         by=globaladmin, subscriptions=Q(customer=adatum), contact=fabrikam, criteria={}
     )
+    # A webhook endpoint with a failed delivery (its error shown) and a delivered one.
+    endpoint = factories.WebhookEndpointFactory(
+        partner=contoso, url="https://93.184.215.14/partnercenter/events", created_by=globaladmin
+    )
+    factories.DeliveryFactory(endpoint=endpoint, error="ConnectTimeoutError: timed out after 5 s")
+    factories.DeliveryFactory(endpoint=endpoint, state="succeeded", status_code=204, error="")
     not_found = "/no-such-page/"
     return {
         "provider": [
@@ -140,6 +152,7 @@ def world_in_use() -> dict[str, list[str]]:
             reverse("customers:bulk_operation", args=[previewed.pk]),
             reverse("customers:support_contact_change", args=[adatum.pk, premium.pk, change.pk]),
             reverse("dashboard:support_contacts"),
+            reverse("notifications:webhook_detail", args=[endpoint.pk]),
             reverse("relationships:invitation", args=[request.token]),  # the customer's link
             not_found,
         ],
