@@ -44,4 +44,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
 STOPSIGNAL SIGTERM
 # The README's Production command, bound to every interface of the container. A command, not an
 # entrypoint, so that compose.yaml's migrate and worker services replace it.
-CMD ["gunicorn", "partnercenter.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "partnercenter.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--no-control-socket"]

@@ -8,7 +8,6 @@ caller may not see answers 404 exactly as what does not exist.
 """
 
 import json
-import logging
 import uuid
 
 from django.core.exceptions import RequestDataTooBig
@@ -22,6 +21,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from api import errors, representations, schemas
 from api.auth import BearerToken, PerToken
 from api.errors import ApiError, error_response
+from api.middleware import unexpected_error_response
 from api.paging import BadToken, read_token, token_for
 from customers.models import Customer, Subscription, SupportContactChange
 from customers.services import (
@@ -37,8 +37,6 @@ from partnercenter.policy import Action
 from partnercenter.roles import Capability
 from relationships.models import CustomerRelationship, RelationshipState, ResellerPartnership
 from relationships.services import relationship_request_link, requestable_partners
-
-logger = logging.getLogger("partnercenter.api")
 
 PAGE_SIZE, MAX_PAGE_SIZE = 100, 500
 FILTER_FIELDS = {"companyname": "name", "domain": "domain"}
@@ -69,7 +67,13 @@ api = PartnerCenterApi(
 )
 
 # Every operation may answer these besides its own (the error body is always `Error`).
-COMMON = {401: schemas.Error, 403: schemas.Error, 429: schemas.Error, 500: schemas.Error}
+COMMON = {
+    401: schemas.Error,
+    403: schemas.Error,
+    429: schemas.Error,
+    500: schemas.Error,
+    503: schemas.Error,
+}
 
 
 def answers(ok, *codes) -> dict:
@@ -108,8 +112,7 @@ def _unauthenticated(request, error):
 
 @api.exception_handler(Exception)
 def _unexpected(request, error):
-    logger.exception("Unexpected API error (MS-RequestId %s)", request.META.get("MS_REQUEST_ID"))
-    return error_response(errors.UnexpectedError())
+    return unexpected_error_response(error)
 
 
 # Lookups -----------------------------------------------------------------------------------------

@@ -113,6 +113,12 @@ TooManyRequests = _error(
     "TooManyRequests",
     gettext_lazy("Too many requests with this token; wait and try again."),
 )
+ServiceUnavailable = _error(
+    HTTPStatus.SERVICE_UNAVAILABLE,
+    503,
+    "ServiceUnavailable",
+    gettext_lazy("The service is unavailable for a moment; nothing was changed. Try again."),
+)
 UnexpectedError = _error(
     HTTPStatus.INTERNAL_SERVER_ERROR,
     800003,

@@ -3,17 +3,34 @@ crash): no cookies read, request ids echoed, the caller's language, JSON errors,
 
 import logging
 import uuid
+from http import HTTPStatus
 
 from django.conf import settings
 from django.utils import translation
 from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext_lazy
 
 from api import errors
+from partnercenter.error_views import database_unavailable
+from partnercenter.tracing import changes_committed
 
 logger = logging.getLogger("partnercenter.api")
 
 PREFIX = "/v1/"
-REQUEST_IDS = ("MS-RequestId", "MS-CorrelationId")
+# Django's own answers under /v1/ (a 405 from the endpoint's router, an error page), as the
+# API's error of the same status.
+_AS_API_ERROR = {
+    HTTPStatus.BAD_REQUEST: errors.InvalidRequestInput,
+    HTTPStatus.FORBIDDEN: errors.RoleNotAllowed,
+    HTTPStatus.NOT_FOUND: errors.NotFound,
+    HTTPStatus.TOO_MANY_REQUESTS: errors.TooManyRequests,
+    HTTPStatus.SERVICE_UNAVAILABLE: errors.ServiceUnavailable,
+}
+SAVED_BUT_UNANSWERED = gettext_lazy(
+    "Your change was saved, but the answer could not be completed. Read the resource again."
+)
+# Headers of Django's answer that its API error keeps.
+_KEPT_HEADERS = ("Allow", "Retry-After")
 
 
 def _language(request) -> str:
@@ -35,9 +52,9 @@ def _language(request) -> str:
 
 
 class ApiMiddleware:
-    """First in MIDDLEWARE. Under /v1/ only the bearer token authenticates: the request's
-    cookies are dropped before the session and CSRF middleware look, so a browser's session
-    neither signs in nor needs a CSRF token there."""
+    """Right after the request id's middleware. Under /v1/ only the bearer token authenticates:
+    the request's cookies are dropped before the session and CSRF middleware look, so a
+    browser's session neither signs in nor needs a CSRF token there."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -46,8 +63,11 @@ class ApiMiddleware:
         if not request.path_info.startswith(PREFIX):
             return self.get_response(request)
         request.COOKIES = {}
-        ids = {header: request.headers.get(header) or str(uuid.uuid4()) for header in REQUEST_IDS}
-        request.META["MS_REQUEST_ID"] = ids["MS-RequestId"]
+        # The request's id is partnercenter/tracing.py's (taken from MS-RequestId when sent).
+        ids = {
+            "MS-RequestId": request.id,
+            "MS-CorrelationId": request.headers.get("MS-CorrelationId") or str(uuid.uuid4()),
+        }
         request.api_language = _language(request)
         with translation.override(request.api_language):
             response = self.get_response(request)
@@ -66,23 +86,35 @@ class ApiMiddleware:
     def process_exception(self, request, exception):
         if not request.path_info.startswith(PREFIX):
             return None
-        logger.exception("Unexpected API error (MS-RequestId %s)", request.META["MS_REQUEST_ID"])
-        return errors.error_response(errors.UnexpectedError())
+        return unexpected_error_response(exception)
 
     def _as_api_answer(self, request, response):
         """Django's own answers (a 405 from the endpoint's router, an error page) as API
         errors; an endpoint's JSON as it is."""
-        if response.get("Content-Type", "").startswith("application/json"):
+        status = response.status_code
+        if response.get("Content-Type", "").startswith("application/json") or status < 400:
             return response
-        if response.status_code == 405:
-            allowed = response.get("Allow", "")
-            answer = errors.error_response(errors.MethodNotAllowed())
-            answer["Allow"] = allowed
-            return answer
-        if response.status_code == 404:
-            return errors.error_response(errors.NotFound())
-        if response.status_code >= 500:
-            return errors.error_response(errors.UnexpectedError())
-        if response.status_code >= 400:
-            return errors.error_response(errors.InvalidRequestInput())
-        return response
+        if status == HTTPStatus.METHOD_NOT_ALLOWED:
+            error = errors.MethodNotAllowed()
+        elif status in _AS_API_ERROR:
+            error = _AS_API_ERROR[status]()
+        else:
+            error = errors.UnexpectedError() if status >= 500 else errors.InvalidRequestInput()
+        answer = errors.error_response(error)
+        for header in _KEPT_HEADERS:
+            if header in response:
+                answer[header] = response[header]
+        return answer
+
+
+def unexpected_error_response(exception: Exception):
+    """An exception no endpoint foresaw: 503 when the database is away (try again), else 500
+    with the traceback in the log under the request's id. Nothing was changed, unless a change
+    committed before the failure: then the description says so."""
+    if database_unavailable(exception):
+        logger.warning("The database is unavailable: %s", exception)
+        error = errors.ServiceUnavailable
+    else:
+        logger.exception("Unexpected API error")
+        error = errors.UnexpectedError
+    return errors.error_response(error(SAVED_BUT_UNANSWERED if changes_committed() else None))

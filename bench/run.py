@@ -19,6 +19,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -134,8 +135,13 @@ def start_server(port: int, workers: int) -> subprocess.Popen:
         f"--workers={workers}",
         "--log-level=warning",
         "--timeout=600",  # a slow page is measured, not killed at gunicorn's 30 s
+        "--no-control-socket",  # two servers of one user would share one (and remove it)
     ]
-    server = subprocess.Popen(command, cwd=ROOT, env=os.environ)
+    # The site logs a line per request, as in production (its cost is measured), into a file:
+    # the benchmark's own output stays its report.
+    descriptor, log = tempfile.mkstemp(prefix=f"bench-gunicorn-{port}-", suffix=".log")
+    server = subprocess.Popen(command, cwd=ROOT, env=os.environ, stderr=descriptor)
+    os.close(descriptor)  # the server holds its own copy
     for _ in range(100):  # up to 20 s
         try:
             connection = HTTPConnection("127.0.0.1", port, timeout=2)
@@ -145,7 +151,7 @@ def start_server(port: int, workers: int) -> subprocess.Popen:
         except OSError:
             time.sleep(0.2)
     server.terminate()
-    raise SystemExit("gunicorn did not start")
+    raise SystemExit(f"gunicorn did not start; its log: {log}")
 
 
 def _stat(pid: int) -> list[str] | None:

@@ -6,6 +6,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from events.models import Event, EventType
+from partnercenter.tracing import change_log
 
 _muted: ContextVar[bool] = ContextVar("events_muted", default=False)
 
@@ -14,7 +15,9 @@ def event_record(type: EventType, **data) -> Event | None:
     """Record that `type` happened, about the rows `data` names by primary key."""
     if _muted.get():
         return None
-    return Event.objects.create(type=type, data=data)
+    event = Event.objects.create(type=type, data=data)
+    change_log(str(type), event=str(event.uuid), **data)
+    return event
 
 
 @contextmanager

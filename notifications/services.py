@@ -16,6 +16,7 @@ from notifications.tasks import drain_soon
 from partnercenter.errors import DomainError
 from partnercenter.models import Partner, User
 from partnercenter.policy import Action, permits
+from partnercenter.tracing import change_log
 
 # Each endpoint is told of every event its partner asked for: a bound on the work one event
 # makes, and on the list page.
@@ -83,6 +84,7 @@ def webhook_endpoint_create(
         )
         endpoint.full_clean()
         endpoint.save()
+        change_log("webhook_endpoint.created", endpoint=endpoint.pk, partner=partner.pk)
     return endpoint
 
 
@@ -103,6 +105,7 @@ def webhook_endpoint_update(
         endpoint.active = active
         endpoint.full_clean()
         endpoint.save(update_fields=["description", "event_types", "active"])
+        change_log("webhook_endpoint.updated", endpoint=endpoint.pk, active=active)
     return endpoint
 
 
@@ -112,6 +115,7 @@ def webhook_endpoint_secret_roll(*, endpoint: WebhookEndpoint, by: User) -> Webh
         endpoint = _endpoint_locked(endpoint, by)
         endpoint.secret = new_secret()
         endpoint.save(update_fields=["secret"])
+        change_log("webhook_endpoint.secret_rolled", endpoint=endpoint.pk)
     return endpoint
 
 
@@ -152,5 +156,6 @@ def delivery_resend(*, delivery: Delivery, by: User) -> Delivery:
             created_at=now,
             next_attempt_at=now,
         )
-        transaction.on_commit(drain_soon)
+        change_log("delivery.resent", delivery=delivery.pk, again=again.pk)
+        transaction.on_commit(drain_soon, robust=True)
     return again

@@ -31,7 +31,9 @@ def drain_outbox() -> None:
 
 def drain_when_committed(sender, instance, created: bool, **kwargs) -> None:
     if created:
-        transaction.on_commit(drain_soon)
+        # Robust: a database gone just after the commit must not fail the change that was
+        # made; the next sweep (within SWEEP_EVERY) delivers what this would have hurried.
+        transaction.on_commit(drain_soon, robust=True)
 
 
 def drain_soon() -> None:

@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from partnercenter.errors import DomainError
 from partnercenter.models import ApiToken, Partner, RoleAssignment, User
 from partnercenter.roles import Capability, Role
+from partnercenter.tracing import change_log
 
 MAX_LIFETIME = timedelta(days=90)
 DEFAULT_LIFETIME = timedelta(days=30)
@@ -84,6 +85,7 @@ def api_token_issue(
         )
         token.full_clean()
         token.save()
+        change_log("api_token.issued", token=token.pk, prefix=prefix, user=user.pk)
     return token, raw
 
 
@@ -110,6 +112,7 @@ def api_token_revoke(*, token: ApiToken, by: User) -> ApiToken:
             locked.revoked_at = timezone.now()
             locked.revoked_by = by
             locked.save(update_fields=["revoked_at", "revoked_by"])
+            change_log("api_token.revoked", token=locked.pk, prefix=locked.prefix)
     return locked
 
 

@@ -7,7 +7,8 @@ class PartnercenterConfig(AppConfig):
 
     def ready(self):
         # Sign-in signal receivers: the second step and the idle-session clock start at login.
-        from partnercenter import signin, two_step  # noqa: F401
+        # Tracing's: a request's or a task's id ends with it, in a task worker too.
+        from partnercenter import signin, tracing, two_step  # noqa: F401
         from partnercenter.statement_timeout import lift_for_migrations, restore_after_migrations
 
         # Sent once per app: this app's signals say when `migrate` starts and ends.

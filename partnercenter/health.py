@@ -7,7 +7,6 @@ answers a word: "ok", or what is wrong.
 """
 
 import functools
-import logging
 import os
 import secrets
 import socket
@@ -111,15 +110,3 @@ def readiness() -> dict[str, str]:
 
 def is_ready(checks: dict[str, str]) -> bool:
     return all(answer in HEALTHY for answer in checks.values())
-
-
-class WithoutHealthChecks(logging.Filter):
-    """Drops the request log's line for a health check below WARNING: a load balancer asks
-    every few seconds, and those lines would bury the rest. A failing check still shows."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno >= logging.WARNING:
-            return True
-        request_line = record.args[0] if isinstance(record.args, tuple) and record.args else ""
-        path = str(request_line).split(" ")[1:2]  # "GET /readyz HTTP/1.1"
-        return not (path and path[0].split("?")[0] in PATHS)

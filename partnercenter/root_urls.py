@@ -6,6 +6,11 @@ from django.utils.translation import gettext_lazy as _
 
 from api.urls import not_found as api_not_found
 
+handler400 = "partnercenter.error_views.bad_request"
+handler403 = "partnercenter.error_views.permission_denied"
+handler404 = "partnercenter.error_views.page_not_found"
+handler500 = "partnercenter.error_views.server_error"
+
 admin.site.site_header = _("partnercenter back office")
 admin.site.site_title = _("partnercenter back office")
 

@@ -35,6 +35,7 @@ from partnercenter.models import (
 )
 from partnercenter.policy import Action, permits
 from partnercenter.roles import Role
+from partnercenter.tracing import change_log
 
 LAST_GLOBAL_ADMIN = gettext_lazy(
     "%(user)s is the last active global admin of %(partner)s. A partner must always keep at "
@@ -119,6 +120,7 @@ def user_invite(
         RoleAssignment.objects.bulk_create(RoleAssignment(user=user, role=r) for r in roles)
         if roles:
             RoleChange.objects.create(user=user, changed_by=by, from_roles=[], to_roles=list(roles))
+        change_log("user.invited", user=user.pk, partner=partner.pk, roles=sorted(roles))
         _send_set_password_link_on_commit(user=user, by=by, site_url=site_url, welcome=True)
     return user
 
@@ -146,6 +148,7 @@ def user_roles_set(*, user: User, roles: Iterable[str], by: User) -> User:
         RoleChange.objects.create(
             user=user, changed_by=by, from_roles=list(held), to_roles=list(wanted)
         )
+        change_log("user.roles_set", user=user.pk, roles=sorted(wanted), before=sorted(held))
     return _fresh(user)
 
 
@@ -167,6 +170,7 @@ def user_deactivate(*, user: User, by: User) -> User:
         User.objects.filter(pk=user.pk).update(
             is_active=False, session_generation=F("session_generation") + 1
         )
+        change_log("user.deactivated", user=user.pk)
     return _fresh(user)
 
 
@@ -177,6 +181,7 @@ def user_reactivate(*, user: User, by: User) -> User:
         check_may_touch_global_admin(by, user)
         if not user.is_active:
             User.objects.filter(pk=user.pk).update(is_active=True)
+            change_log("user.reactivated", user=user.pk)
     return _fresh(user)
 
 
@@ -193,6 +198,7 @@ def set_password_link_send(*, user: User, by: User, site_url: str) -> None:
         if not user.email:
             raise DomainError(_("%(user)s has no email address.") % _names(user))
         _send_set_password_link_on_commit(user=user, by=by, site_url=site_url, welcome=False)
+        change_log("user.set_password_link_sent", user=user.pk)
 
 
 def set_password_path(user: User) -> str:
@@ -284,6 +290,7 @@ def support_profile_update(
             partner.notification_topics = _clean_topics(partner, notification_topics)
         partner.full_clean()
         partner.save(update_fields=[*SUPPORT_PROFILE_FIELDS, *NOTIFICATION_FIELDS])
+        change_log("partner.support_profile_updated", partner=partner.pk)
     return partner
 
 

@@ -62,7 +62,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: under /v1/ it drops cookies before the session and CSRF middleware read them.
+    # First: the request's id is set before anything logs, and answered on every response.
+    "partnercenter.tracing.RequestIdMiddleware",
+    # Then: under /v1/ it drops cookies before the session and CSRF middleware read them.
     "api.middleware.ApiMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -304,32 +306,55 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
+# One line per request and per committed change, each with the request's id and the signed-in
+# user (partnercenter/tracing.py): JSON lines for a log collector in production, readable lines
+# in development.
+LOG_FORMAT = env.str("DJANGO_LOG_FORMAT", default="text" if DEBUG else "json")
+if LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured("DJANGO_LOG_FORMAT is text or json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    # The development server's request log (Django's own format) without the health checks'
-    # lines: a load balancer asks every few seconds (partnercenter/health.py).
-    "filters": {"without_health_checks": {"()": "partnercenter.health.WithoutHealthChecks"}},
+    "filters": {
+        "request_context": {"()": "partnercenter.tracing.RequestContextFilter"},
+        "unavailable_database_once": {"()": "partnercenter.error_views.UnavailableDatabaseOnce"},
+    },
     "formatters": {
+        "text": {
+            "format": "{asctime} {levelname} {name} [{request_id} {user}] {message}",
+            "style": "{",
+        },
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "{levelname}{name}{request_id}{user}{message}",
+            "style": "{",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",  # ISO 8601, UTC
+        },
         "django.server": {
             "()": "django.utils.log.ServerFormatter",
             "format": "[{server_time}] {message}",
             "style": "{",
-        }
+        },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_context"],
+            "formatter": LOG_FORMAT,
+        },
         "django.server": {"class": "logging.StreamHandler", "formatter": "django.server"},
     },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
     "loggers": {
+        # Django's own lines go to the console handler above, through the root, like every
+        # other (its default configuration gives it a second handler of its own in DEBUG).
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.request": {"filters": ["unavailable_database_once"]},
         # django-axes logs every sign-in at INFO; its warnings (lockouts) are what matter.
         "axes": {"level": env.str("DJANGO_AXES_LOG_LEVEL", default="WARNING")},
-        "django.server": {
-            "handlers": ["django.server"],
-            "filters": ["without_health_checks"],
-            "level": "INFO",
-            "propagate": False,
-        },
+        # The development server's request log says what partnercenter.requests says with the
+        # request's id; of its own lines, only its warnings (errors) are kept.
+        "django.server": {"handlers": ["django.server"], "level": "WARNING", "propagate": False},
     },
 }

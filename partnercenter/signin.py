@@ -23,7 +23,7 @@ def locked_out(request, original_response=None, credentials=None):
     username = (credentials or {}).get("username") or request.POST.get("username", "")
     form = SignInForm(request)
     form.initial["username"] = username.replace("\0", "")[: form.username_field.max_length]
-    return render(
+    response = render(
         request,
         "registration/login.html",
         {
@@ -34,6 +34,8 @@ def locked_out(request, original_response=None, credentials=None):
         },
         status=429,
     )
+    response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
+    return response
 
 
 def client_ip(request) -> str | None:

@@ -29,6 +29,7 @@ from django_otp.util import random_hex
 from partnercenter.errors import DomainError
 from partnercenter.models import User
 from partnercenter.services import check_manager, check_may_touch_global_admin
+from partnercenter.tracing import change_log
 
 PENDING_SESSION_KEY = "two_step_pending"
 # The authenticator being set up: {"key": hex secret, "failures": n, "failed_at": unix time}.
@@ -181,6 +182,7 @@ def setup_confirm(*, request, code: str) -> list[str]:
         TOTPDevice.objects.filter(user=user).delete()
         device.save()
         codes = _new_recovery_codes(user)
+        change_log("user.two_step_turned_on", user=user.pk)
     request.session.pop(SETUP_SESSION_KEY, None)
     _complete(request, device)
     return codes
@@ -199,6 +201,7 @@ def recovery_codes_renew(*, user: User) -> list[str]:
     with transaction.atomic():
         if authenticator(user) is None:
             raise DomainError(_("Set up two-step verification first."))
+        change_log("user.recovery_codes_renewed", user=user.pk)
         return _new_recovery_codes(user)
 
 
@@ -223,6 +226,7 @@ def two_step_turn_off(*, request, code: str) -> None:
         raise DomainError(_("That code is not right; two-step verification stays on."))
     with transaction.atomic():
         _remove_devices(user)
+        change_log("user.two_step_turned_off", user=user.pk)
     request.session.pop(DEVICE_ID_SESSION_KEY, None)
 
 
@@ -237,3 +241,4 @@ def two_step_reset(*, user: User, by: User) -> None:
     check_may_touch_global_admin(by, user)
     with transaction.atomic():
         _remove_devices(user)
+        change_log("user.two_step_reset", user=user.pk)

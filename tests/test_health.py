@@ -166,23 +166,6 @@ def test_a_health_check_logs_nothing_at_info(client, caplog, url):
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO] == []
 
 
-def _server_log_line(request_line: str, status: str, level=logging.INFO) -> logging.LogRecord:
-    """A line of the development server's request log, as Django's runserver logs it."""
-    logger = logging.getLogger("django.server")
-    return logger.makeRecord(
-        logger.name, level, __file__, 0, '"%s" %s %s', (request_line, status, "42"), None
-    )
-
-
-def test_the_development_servers_request_log_leaves_out_health_checks_that_pass():
-    server_log = logging.getLogger("django.server")
-    assert not server_log.filter(_server_log_line("GET /healthz HTTP/1.1", "200"))
-    assert not server_log.filter(_server_log_line("HEAD /readyz?probe=1 HTTP/1.1", "200"))
-    assert server_log.filter(_server_log_line("GET /readyz HTTP/1.1", "503", logging.ERROR))
-    assert server_log.filter(_server_log_line("GET /customers/ HTTP/1.1", "200"))
-    assert server_log.filter(_server_log_line("GET /healthz/extra HTTP/1.1", "200"))
-
-
 @override_settings(SECURE_SSL_REDIRECT=True)
 def test_behind_tls_a_probe_over_plain_http_gets_the_answer_not_a_redirect(client):
     """A redirect would read as healthy to most probes, whatever /readyz would have said."""
