@@ -309,7 +309,7 @@ CONTENT_SECURITY_POLICY = {
 # One line per request and per committed change, each with the request's id and the signed-in
 # user (partnercenter/tracing.py): JSON lines for a log collector in production, readable lines
 # in development.
-LOG_FORMAT = env.str("DJANGO_LOG_FORMAT", default="text" if DEBUG else "json")
+LOG_FORMAT = env.str("DJANGO_LOG_FORMAT", default="") or ("text" if DEBUG else "json")
 if LOG_FORMAT not in {"text", "json"}:
     raise ImproperlyConfigured("DJANGO_LOG_FORMAT is text or json.")
 LOGGING = {

@@ -1,5 +1,6 @@
 """Settings come from the environment, and production refuses a missing secret key."""
 
+import json
 import os
 import subprocess
 import sys
@@ -94,6 +95,38 @@ def test_a_cache_url_shares_one_redis_between_servers():
         "django.core.cache.backends.redis.RedisCache",
         "redis://127.0.0.1:6379/1",
     ]
+
+
+@pytest.mark.parametrize(
+    ("debug", "asked", "format_"),
+    [("1", "", "text"), ("0", "", "json"), ("0", "text", "text"), ("1", "json", "json")],
+)
+def test_logs_are_json_lines_in_production_and_readable_in_development(debug, asked, format_):
+    script = (
+        "import django, logging; django.setup();"
+        " logging.getLogger('partnercenter.requests').info('hello')"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="partnercenter.settings",
+        DJANGO_SECRET_KEY="x" * 50,
+        DJANGO_DEBUG=debug,
+        DJANGO_LOG_FORMAT=asked,
+    )
+    logged = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True
+    ).stderr.strip()
+    if format_ == "json":
+        line = json.loads(logged)
+        assert (line["message"], line["request_id"], line["level"]) == ("hello", "-", "INFO")
+    else:
+        assert logged.endswith("INFO partnercenter.requests [- -] hello")
+
+
+def test_an_unknown_log_format_refuses_to_start():
+    result = _load_settings(DJANGO_SECRET_KEY="x" * 50, DJANGO_LOG_FORMAT="xml")
+    assert result.returncode != 0
+    assert "DJANGO_LOG_FORMAT is text or json." in result.stderr
 
 
 def test_trusted_proxies_are_addresses_or_networks():
