@@ -12,7 +12,7 @@ import re
 import time
 import uuid
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 
 from django.core.signals import request_finished
@@ -40,7 +40,7 @@ changes_logger = logging.getLogger("partnercenter.changes")
 class Trace:
     id: str
     request: HttpRequest | None = None
-    changes_committed: int = field(default=0)
+    changes_committed: int = 0
     unavailability_logged: bool = False
 
 
@@ -48,13 +48,8 @@ _current: ContextVar[Trace | None] = ContextVar("trace", default=None)
 
 
 def current_trace() -> Trace | None:
+    """The request (or task) being served; None outside one (a command, between requests)."""
     return _current.get()
-
-
-def request_id() -> str | None:
-    """The id of the request being served; None outside one (a task worker, a command)."""
-    trace = _current.get()
-    return trace.id if trace else None
 
 
 def changes_committed() -> bool:
