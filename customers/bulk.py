@@ -47,6 +47,7 @@ from events.services import event_record
 from partnercenter.errors import DomainError
 from partnercenter.models import Partner, User
 from partnercenter.policy import Action
+from partnercenter.tracing import acting_for
 
 CHUNK = 500
 BACKGROUND_ABOVE = 1000
@@ -281,6 +282,7 @@ def bulk_operation_run_chunk(operation_id: int, *, size: int | None = None) -> b
             BulkOperation.State.RUNNING,
         ):
             return False
+        acting_for(operation.created_by)  # in a worker, its log lines name the author
         items = list(
             BulkItem.objects.filter(operation=operation, outcome=BulkOutcome.PENDING)
             .annotate(customer_id=F("subscription__customer_id"))

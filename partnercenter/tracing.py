@@ -42,6 +42,8 @@ class Trace:
     request: HttpRequest | None = None
     changes_committed: int = 0
     unavailability_logged: bool = False
+    # Who a task acts for (`acting_for`): a worker has no signed-in user.
+    actor: str = ""
 
 
 _current: ContextVar[Trace | None] = ContextVar("trace", default=None)
@@ -50,6 +52,13 @@ _current: ContextVar[Trace | None] = ContextVar("trace", default=None)
 def current_trace() -> Trace | None:
     """The request (or task) being served; None outside one (a command, between requests)."""
     return _current.get()
+
+
+def acting_for(user) -> None:
+    """Name `user` as the author of what the task being run logs. A request's lines name its
+    signed-in user already, and keep it."""
+    if (trace := _current.get()) is not None and trace.request is None:
+        trace.actor = user.get_username()
 
 
 def changes_committed() -> bool:
@@ -165,5 +174,5 @@ class RequestContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         trace = _current.get()
         record.request_id = trace.id if trace else "-"
-        record.user = _user_label(trace.request if trace else None) or "-"
+        record.user = (trace and (trace.actor or _user_label(trace.request))) or "-"
         return True

@@ -13,9 +13,11 @@ from unittest import mock
 import pytest
 from django.core.management import call_command
 from django.db import OperationalError
+from django.db.models import Q
 from django.urls import reverse
 
-from customers.models import SupportContactChange
+from customers import bulk
+from customers.models import BulkOperation, SupportContactChange
 from notifications.tasks import drain_outbox
 from partnercenter.api_tokens import api_token_issue
 from partnercenter.models import User
@@ -138,3 +140,29 @@ def test_a_task_workers_lines_carry_the_tasks_id(demo_world):
     ]
     assert finished["request_id"] == f"task-{task.id}"
     assert lines[-1]["request_id"] != f"task-{task.id}"  # and it ends with the task
+
+
+def test_a_bulk_change_run_by_a_worker_logs_its_author(
+    demo_user, adatum, partner_named, monkeypatch
+):
+    agent = demo_user("adminagent")
+    monkeypatch.setattr(bulk, "BACKGROUND_ABOVE", 0)  # every operation goes to the queue
+    operation = bulk.bulk_preview_create(
+        by=agent,
+        subscriptions=Q(customer=adatum),
+        contact=partner_named("Fabrikam Solutions"),
+        criteria={},
+    )
+    operation = bulk.bulk_operation_submit(operation_id=operation.pk, by=agent)
+    assert operation.state == BulkOperation.State.QUEUED
+    with console_lines() as lines:
+        call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=1)
+    operation.refresh_from_db()
+    assert operation.state == BulkOperation.State.DONE
+    changes = _changes(lines)
+    assert {c["change"] for c in changes} == {
+        "support_contact.changed",
+        "bulk_operation.completed",
+    }
+    assert {c["user"] for c in changes} == {"adminagent"}
+    assert all(c["request_id"].startswith("task-") for c in changes)
