@@ -14,7 +14,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from api import representations
 from customers.models import BulkOperation, Customer, SupportContactChange
@@ -208,31 +208,31 @@ def _bulk_operation_completed(event: Event) -> list[Told]:
 
 
 _RELATIONSHIP_SUBJECTS = {
-    EventType.RELATIONSHIP_REQUESTED: lambda: _(
+    EventType.RELATIONSHIP_REQUESTED: gettext_lazy(
         "A relationship between %(partner)s and %(customer)s was requested"
     ),
-    EventType.RELATIONSHIP_ACCEPTED: lambda: _(
+    EventType.RELATIONSHIP_ACCEPTED: gettext_lazy(
         "%(customer)s accepted a relationship with %(partner)s"
     ),
-    EventType.RELATIONSHIP_DECLINED: lambda: _(
+    EventType.RELATIONSHIP_DECLINED: gettext_lazy(
         "%(customer)s declined a relationship with %(partner)s"
     ),
-    EventType.DELEGATED_ADMIN_REMOVED: lambda: _(
+    EventType.DELEGATED_ADMIN_REMOVED: gettext_lazy(
         "%(partner)s no longer holds delegated admin privileges at %(customer)s"
     ),
-    EventType.RELATIONSHIP_ENDED: lambda: _(
+    EventType.RELATIONSHIP_ENDED: gettext_lazy(
         "The relationship between %(partner)s and %(customer)s ended"
     ),
-    EventType.PARTNERSHIP_REQUESTED: lambda: _(
+    EventType.PARTNERSHIP_REQUESTED: gettext_lazy(
         "%(provider)s asked %(reseller)s for a reseller partnership"
     ),
-    EventType.PARTNERSHIP_ACCEPTED: lambda: _(
+    EventType.PARTNERSHIP_ACCEPTED: gettext_lazy(
         "%(reseller)s accepted a reseller partnership with %(provider)s"
     ),
-    EventType.PARTNERSHIP_DECLINED: lambda: _(
+    EventType.PARTNERSHIP_DECLINED: gettext_lazy(
         "%(reseller)s declined a reseller partnership with %(provider)s"
     ),
-    EventType.PARTNERSHIP_ENDED: lambda: _(
+    EventType.PARTNERSHIP_ENDED: gettext_lazy(
         "The reseller partnership between %(provider)s and %(reseller)s ended"
     ),
 }
@@ -242,7 +242,7 @@ def _relationship_email(event: Event, partner: Partner, topic: NotificationTopic
     if not partner.wants(topic):
         return None
     with translation.override(partner.notification_language):
-        subject = _RELATIONSHIP_SUBJECTS[EventType(event.type)]() % names
+        subject = str(_RELATIONSHIP_SUBJECTS[EventType(event.type)]) % names
         return _email(partner, "relationship", subject, {"event": event, **names})
 
 
