@@ -7,6 +7,11 @@ from django.views.decorators.csrf import csrf_exempt
 from api import errors
 from api.endpoints import api
 from partnercenter.access import api_token
+from partnercenter.plans import plan_once
+
+# The calls that find one subscription by its ids (and the customer's): their statements may
+# keep their plans (partnercenter/plans.py). Every list and search is planned for its values.
+ONE_SUBSCRIPTION = {"subscription_get", "support_contact_get"}
 
 
 def _both_ways(patterns):
@@ -19,6 +24,8 @@ def _both_ways(patterns):
             continue
         seen.add(route)
         view = api_token(pattern.callback)
+        if pattern.name in ONE_SUBSCRIPTION:
+            view = plan_once(view)
         yield path(route, view, name=pattern.name)
         yield path(f"{route}/", view)
 

@@ -83,6 +83,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Each view's statements planned for each run, or once (the API's by-key calls).
+    "partnercenter.plans.StatementPlansMiddleware",
     # Last: it turns a refused (locked-out) sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -129,7 +131,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.boo
     # connections; not behind a pooler in transaction mode, which cannot keep a connection's
     # prepared statements. Each run is still planned for its own values: left to choose, after
     # 5 runs PostgreSQL kept one plan for any value, and History filtered by a rare contact
-    # went from 60 ms to 2-3 s (a plan that walks the million changes by date).
+    # went from 60 ms to 2-3 s (a plan that walks the million changes by date). Views that
+    # only find rows by key keep their plans (partnercenter/plans.py).
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         server_side_binding=True, prepare_threshold=5
     )
