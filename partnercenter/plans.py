@@ -41,13 +41,13 @@ def use(mode: str) -> None:
         return
     if connection.settings_dict["OPTIONS"].get("prepare_threshold") is None:
         return
+    driver = connection.connection  # None until a view opens it, in EACH_RUN
+    if (EACH_RUN if driver is None else _modes.get(driver, EACH_RUN)) == mode:
+        return  # nor opened for nothing: /healthz answers without the database
     connection.ensure_connection()
-    driver = connection.connection
-    if _modes.get(driver, EACH_RUN) == mode:
-        return
     with connection.cursor() as cursor:
         cursor.execute("SELECT set_config('plan_cache_mode', %s, false)", [mode])
-    _modes[driver] = mode
+    _modes[connection.connection] = mode
 
 
 class StatementPlansMiddleware:
