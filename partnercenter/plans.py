@@ -2,18 +2,18 @@
 
 With DJANGO_DB_PREPARED_STATEMENTS every connection plans each run of a statement for the values
 it is run with (`plan_cache_mode=force_custom_plan`, settings). A list filtered by a rare value
-needs that: with plans kept for any value, History filtered by a rare contact went from 27 ms
-to 1.5 s of server CPU a page, the customers search from 41 to 311 ms, and a bulk change from
-4 to 23 s (bench/results). But a view that only finds rows by their keys plans the same way for
-every value, and planning each run was most of its database time: GET supportcontact spent
-0.6 of its 0.8 ms planning its lookup.
+needs that. With plans kept for any value in every view, History filtered by a rare contact went
+from 27 ms to 1.5 s of server CPU a page, the customers search from 41 to 311 ms, and a bulk
+change from 4 to 23 s (bench/results/2026-11-22-2139-plans-kept-for-every-view.md). But a view
+that only finds rows by their keys is planned alike for every value, and planning each run was
+most of its database time: GET supportcontact's lookup took 0.57 ms to plan and 0.15 ms to run.
 
 So a view marked `plan_once` (the API's calls on one subscription) runs with PostgreSQL's own
 choice (`auto`: after five runs a statement keeps one plan, unless that plan costs more than its
-custom plans did), and every other view with the default. The mode is a
-setting of the connection, changed only when a view needs the other one: a worker serving one
-kind of call changes it once. Only views change it, at their start (`process_view`): middleware
-before them reads a session, a user or a token by key, which either mode plans alike.
+custom plans did), and every other view with the default. The mode is a setting of the
+connection, changed only when a view needs the other one: a worker serving one kind of call
+changes it once. Views change it as they start (`process_view`); the middleware before them
+reads only a session or a user by its key, which either mode plans alike.
 """
 
 from weakref import WeakKeyDictionary
